@@ -1,0 +1,49 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# torch is installed first, pinned by TORCH_SPEC, so no multi-GB CUDA wheels are pulled by accident.
+# On a GPU workstation: make demo TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu124"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: demo test gui-demo lint benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	touch $@
+
+$(VENV)/.installed-core: pyproject.toml $(VENV)/.torch
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-all: pyproject.toml $(VENV)/.torch
+	$(BIN)/python -m pip install --quiet -e ".[all]"
+	touch $@ $(VENV)/.installed-core
+
+demo: $(VENV)/.installed-core
+	$(BIN)/napari-deblur demo --out demo_output
+
+gui-demo: $(VENV)/.installed-all
+	$(BIN)/napari-deblur demo --out demo_output --gui
+
+# Widget tests need a display: use Xvfb when there is none (CI, SSH sessions).
+test: $(VENV)/.installed-all
+	@if [ -z "$$DISPLAY" ] && command -v xvfb-run >/dev/null 2>&1; then \
+		xvfb-run -a $(BIN)/python -m pytest; \
+	else \
+		$(BIN)/python -m pytest; \
+	fi
+
+lint: $(VENV)/.installed-all
+	$(BIN)/ruff check src tests benchmarks
+
+benchmarks: $(VENV)/.installed-all
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache

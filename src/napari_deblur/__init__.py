@@ -1,0 +1,82 @@
+"""napari-deblur: remove blur from scientific and everyday images.
+
+The public API is napari-free, so the same calls work from scripts, the napari console and the CLI::
+
+    import napari_deblur as nd
+    sharp = nd.deblur(image, "richardson_lucy", psf=psf, iterations=30)
+    for spec in nd.list_methods():
+        print(spec.name, spec.kind, [p.name for p in spec.params])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from napari_deblur.restore.engine import Progress, deblur_steps
+from napari_deblur.restore.engine import deblur as _deblur
+from napari_deblur.zoo.registry import MethodSpec, Param, get_method, list_methods
+
+__version__ = "0.1.0"
+
+__all__ = ["MethodSpec", "Param", "Progress", "deblur", "deblur_steps", "get_method", "list_methods"]
+
+
+def deblur(
+    image: Any,
+    method: str = "richardson_lucy",
+    *,
+    psf: Any = None,
+    axes: str | None = None,
+    rgb: bool | None = None,
+    tile_size: int | None = None,
+    tile_overlap: int | None = None,
+    device: str = "auto",
+    output_dtype: str = "same",
+    **params: Any,
+) -> np.ndarray:
+    """Deblur an image and return an array of the same shape.
+
+    Parameters
+    ----------
+    image : array-like
+        2D (YX), RGB/RGBA (YXC), or any stack of planes (ZYX, TYX, CYX, TZYX, TCZYX, ...); uint8,
+        uint16, other integers or float. Never modified.
+    method : str
+        A name from :func:`list_methods`, e.g. ``"wiener"`` or ``"richardson_lucy"``.
+    psf : array-like, optional
+        The point-spread function, 2D or 3D, any size up to the image (required by classical methods).
+        It is normalized to sum 1 and centred by its centre of mass. A 3D PSF deconvolves ZYX volumes.
+    axes : str, optional
+        One letter per dimension from ``TCZYX``. Inferred for 2D images, for ``rgb=True`` (YXC), and for a
+        3D image with a 3D PSF (ZYX); otherwise required.
+    rgb : bool, optional
+        The trailing axis of size 3/4 is colour (alpha passes through untouched).
+    tile_size, tile_overlap : int, optional
+        Tile edge and overlap in pixels; by default the method's own choice (whole image for classical
+        methods up to 16 MP). Tiles are blended with feathered weights, so no seams show.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    output_dtype : str
+        ``"same"`` (the input's dtype; integers clipped and rounded) or ``"float32"``.
+    **params
+        The method's parameters (see ``list_methods()``), e.g. ``iterations=30`` or ``balance=0.01``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The deblurred image, same shape as ``image``.
+    """
+    return _deblur(
+        image,
+        method,
+        psf=psf,
+        axes=axes,
+        rgb=rgb,
+        tile_size=tile_size,
+        tile_overlap=tile_overlap,
+        device=device,
+        output_dtype=output_dtype,
+        **params,
+    )

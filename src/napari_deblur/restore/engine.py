@@ -1,0 +1,206 @@
+"""The deblurring engine: from any array and method name to a restored array of the same shape.
+
+``deblur_steps`` is a generator of :class:`Progress` events whose return value is the result: the CLI shows
+the events with tqdm, the napari widget runs it in a ``thread_worker`` (quitting the worker closes the
+generator, which cancels between tile batches), and :func:`deblur` simply drains it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from napari_deblur.restore.axes import layout, resolve_axes, from_planes, to_planes
+from napari_deblur.restore.intensity import intensity_map, restore_dtype
+from napari_deblur.restore.psf_prep import validate_psf
+from napari_deblur.restore.tiling import plan_tiles, run_tiled
+from napari_deblur.zoo.registry import MethodSpec, get_method
+
+# Largest plane/volume (in pixels) run in one piece when the method has no tile size of its own.
+WHOLE_IMAGE_LIMIT = 4096 * 4096
+# Pixels per batch on the device; a GPU out-of-memory halves the tile size instead.
+BATCH_PIXELS = 1 << 22
+MIN_TILE = 64
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event: ``done`` of ``total`` work units, and what is being done."""
+
+    done: int
+    total: int
+    message: str = ""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple MPS, then the CPU; a named device must be available."""
+    if isinstance(device, torch.device):
+        return device
+    name = str(device).strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Device {device!r} was requested but CUDA is not available; use 'auto' or 'cpu'.")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"Device {device!r} was requested but MPS is not available; use 'auto' or 'cpu'.")
+    return dev
+
+
+def check_image(image: Any) -> np.ndarray:
+    """Return ``image`` as an array, or raise ``ValueError`` naming what is wrong with it."""
+    arr = np.asarray(image)
+    if arr.dtype == bool or arr.dtype.kind not in "uif":
+        raise ValueError(
+            f"Unsupported image dtype {arr.dtype}; use an unsigned/signed integer or float image "
+            "(e.g. image.astype(np.float32))."
+        )
+    if arr.size == 0:
+        raise ValueError(f"The image is empty (shape {arr.shape}); there is nothing to deblur.")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(
+            "The image contains NaN or Inf values; replace them first, e.g. np.nan_to_num(image)."
+        )
+    return arr
+
+
+def _check_psf_fits(psf: np.ndarray, spatial_shape: tuple[int, ...]) -> None:
+    if any(p > s for p, s in zip(psf.shape, spatial_shape[-psf.ndim :])):
+        raise ValueError(
+            f"The PSF ({'x'.join(map(str, psf.shape))}) is larger than the image "
+            f"({'x'.join(map(str, spatial_shape[-psf.ndim:]))}); crop the PSF around its peak."
+        )
+
+
+def deblur_steps(
+    image: Any,
+    method: str | MethodSpec,
+    *,
+    psf: Any = None,
+    axes: str | None = None,
+    rgb: bool | None = None,
+    tile_size: int | None = None,
+    tile_overlap: int | None = None,
+    device: str | torch.device = "auto",
+    output_dtype: str = "same",
+    **params: Any,
+) -> Generator[Progress, None, np.ndarray]:
+    """Deblur ``image`` step by step; see :func:`napari_deblur.deblur` for the arguments."""
+    spec = method if isinstance(method, MethodSpec) else get_method(method)
+    arr = check_image(image)
+    values = spec.resolve_params(params)
+    if output_dtype not in ("same", "float32"):
+        raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
+    psf_arr = None
+    if spec.needs_psf:
+        if psf is None:
+            raise ValueError(
+                f"Method {spec.name!r} needs a PSF: pass psf=<array> (CLI: --psf FILE; widget: a PSF layer)."
+            )
+        psf_arr = validate_psf(psf)
+    elif psf is not None:
+        raise ValueError(f"Method {spec.name!r} is blind and takes no PSF; leave psf=None.")
+    axes = resolve_axes(arr.shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
+    dev = resolve_device(device)
+
+    spatial_ndim = psf_arr.ndim if psf_arr is not None else 2
+    lay = layout(axes, arr.shape, spatial_ndim)
+    spatial_shape = tuple(arr.shape[axes.index(a)] for a in lay.spatial)
+    if psf_arr is not None:
+        _check_psf_fits(psf_arr, spatial_shape)
+
+    planes = to_planes(arr, lay)
+    # For each plane, its index along every leading (non-spatial) axis: tells alpha planes (passed
+    # through untouched) and the channel a plane belongs to (channels are normalized separately).
+    lead_shape = tuple(arr.shape[i] for i in lay.order[:-spatial_ndim])
+    lead_index = np.unravel_index(np.arange(len(planes)), lead_shape) if lead_shape else ()
+    groups = None
+    if lay.channel_axis is not None:
+        groups = lead_index[lay.order.index(lay.channel_axis)]
+    alpha_mask = np.zeros(len(planes), bool)
+    if lay.alpha_index is not None:
+        alpha_mask = lead_index[lay.order.index(len(axes) - 1)] == lay.alpha_index
+
+    work = planes[~alpha_mask]
+    imap = intensity_map(work, groups[~alpha_mask] if groups is not None else None)
+    normalized = imap.forward(work)
+
+    yield Progress(0, 1, f"Preparing {spec.name}")
+    restorer = spec.build(psf=psf_arr, device=dev, **values)
+    overlap = tile_overlap if tile_overlap is not None else 2 * int(restorer.receptive_field)
+    tile = tile_size if tile_size is not None else spec.default_tile_size
+    if tile is None and int(np.prod(spatial_shape)) > WHOLE_IMAGE_LIMIT:
+        tile = int(round((WHOLE_IMAGE_LIMIT / 4) ** (1 / spatial_ndim)))
+    if tile is not None and tile < 8:
+        raise ValueError(f"tile_size must be at least 8 pixels; got {tile}.")
+
+    restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev,
+                                             spatial_ndim, tile, overlap)
+    result = np.empty(planes.shape, np.float32)
+    result[~alpha_mask] = imap.inverse(restored)
+    result[alpha_mask] = planes[alpha_mask]
+    out = from_planes(result, lay, arr.shape)
+    return restore_dtype(out, arr.dtype, output_dtype)
+
+
+def _batch_size(tile: int | None, spatial_shape: tuple[int, ...]) -> int:
+    tile_pixels = int(np.prod([min(tile, s) if tile else s for s in spatial_shape]))
+    return max(1, BATCH_PIXELS // max(tile_pixels, 1))
+
+
+def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial_ndim, tile, overlap):
+    """Run the tiler; on GPU out-of-memory halve the tile size, then fall back to the CPU."""
+    spatial_shape = normalized.shape[1:]
+    while True:
+        try:
+            runner = run_tiled(
+                normalized,
+                restorer,
+                spatial_ndim=spatial_ndim,
+                tile_size=tile,
+                overlap=overlap,
+                size_multiple=spec.size_multiple,
+                batch_size=_batch_size(tile, spatial_shape),
+                device=dev,
+            )
+            total = len(normalized) * plan_tiles(spatial_shape, tile, overlap).count
+            while True:
+                try:
+                    done = next(runner)
+                except StopIteration as stop:
+                    return stop.value
+                yield Progress(done, total, f"{spec.name}: {done}/{total} tiles on {dev.type}")
+        except torch.OutOfMemoryError:
+            if dev.type == "cpu":
+                raise
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            current = tile or max(spatial_shape)
+            if current // 2 >= MIN_TILE:
+                tile = current // 2
+                warnings.warn(f"Out of GPU memory; retrying with tile_size={tile}.", RuntimeWarning,
+                              stacklevel=2)
+            else:
+                warnings.warn("Out of GPU memory even with small tiles; falling back to the CPU (slower).",
+                              RuntimeWarning, stacklevel=2)
+                dev = torch.device("cpu")
+                restorer = spec.build(psf=psf_arr, device=dev, **values)
+
+
+def deblur(image: Any, method: str | MethodSpec = "richardson_lucy", **kwargs: Any) -> np.ndarray:
+    """Run :func:`deblur_steps` to completion and return the result."""
+    steps = deblur_steps(image, method, **kwargs)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value

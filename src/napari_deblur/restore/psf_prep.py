@@ -1,0 +1,124 @@
+"""Checking and preparing a user's PSF (point-spread function) for FFT deconvolution.
+
+A PSF arrives from a file, a layer or an array of any size up to the image. Before use it is validated
+(finite, non-negative, positive sum, right dimensionality), optionally resampled to the image's voxel size,
+normalized to sum 1 and centred, so that deconvolution neither shifts the image nor changes its brightness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy import fft as sp_fft
+from scipy import ndimage
+
+
+def validate_psf(psf: object) -> np.ndarray:
+    """Return ``psf`` as a float64 array with singleton axes removed, or raise ``ValueError``."""
+    if psf is None:
+        raise ValueError("A PSF is required; pass psf=<2D or 3D array> (or --psf FILE on the command line).")
+    arr = np.asarray(psf)
+    if arr.dtype.kind not in "uif":
+        raise ValueError(f"The PSF must be a real-valued array; got dtype {arr.dtype}.")
+    arr = np.squeeze(arr.astype(np.float64))
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"The PSF must be 2D (YX) or 3D (ZYX) after removing singleton axes; got shape {np.shape(psf)}."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("The PSF contains NaN or Inf values; replace them (e.g. with 0) before deblurring.")
+    if arr.min() < 0:
+        # Tiny negatives are common after background subtraction; clip those, refuse real ones.
+        if arr.min() < -1e-3 * arr.max():
+            raise ValueError(
+                "The PSF has negative values; subtract the background and clip at 0 "
+                "(e.g. np.clip(psf - background, 0, None)) before deblurring."
+            )
+        arr = np.clip(arr, 0, None)
+    if arr.sum() <= 0:
+        raise ValueError("The PSF sums to zero; it must contain a positive spot.")
+    return arr
+
+
+def resample_psf(psf: np.ndarray, scale: Sequence[float]) -> np.ndarray:
+    """Resample ``psf`` by ``scale`` per axis (PSF voxel size / image voxel size), anti-aliased."""
+    scale = tuple(float(s) for s in scale)
+    if all(abs(s - 1.0) < 1e-9 for s in scale):
+        return psf
+    if any(s <= 0 for s in scale):
+        raise ValueError(f"PSF scale factors must be positive; got {scale}.")
+    # Pre-smooth when shrinking (like skimage.transform.rescale's anti_aliasing), then cubic zoom.
+    sigma = [max(0.0, (1.0 / s - 1.0) / 2.0) for s in scale]
+    smoothed = ndimage.gaussian_filter(psf, sigma) if any(sigma) else psf
+    out = ndimage.zoom(smoothed, scale, order=3, mode="constant", grid_mode=True)
+    return np.clip(out, 0, None)
+
+
+def center_psf(psf: np.ndarray, centering: str) -> np.ndarray:
+    """Normalize to sum 1 and make the array centre the PSF's origin.
+
+    ``"mass"`` moves the centre of mass (rounded to whole pixels, so nothing is interpolated) to the array
+    centre, padding as needed: a measured PSF that sits off-centre in its crop then does not shift the
+    result. ``"array"`` keeps the array centre as the origin, the convention of ``scipy.ndimage.convolve``.
+    The output always has odd sizes so that its centre is a pixel.
+    """
+    psf = psf / psf.sum()
+    if centering == "array":
+        pad_odd = [(0, 1 - s % 2) for s in psf.shape]
+        # An even size has its origin at s // 2 (scipy's convention); one trailing zero keeps it there.
+        return np.pad(psf, pad_odd)
+    if centering != "mass":
+        raise ValueError(f"psf_centering must be 'mass' or 'array'; got {centering!r}.")
+    com = np.array(ndimage.center_of_mass(psf))
+    shift = np.rint(com).astype(int)
+    # Half-width needed around the rounded centre of mass on each side, per axis.
+    half = [max(c, s - 1 - c) for c, s in zip(shift, psf.shape)]
+    out = np.zeros([2 * h + 1 for h in half])
+    starts = [h - c for h, c in zip(half, shift)]
+    out[tuple(slice(st, st + s) for st, s in zip(starts, psf.shape))] = psf
+    return out
+
+
+def prepare_psf(
+    psf: object,
+    *,
+    spatial_shape: Sequence[int] | None = None,
+    scale: Sequence[float] | None = None,
+    centering: str = "mass",
+) -> np.ndarray:
+    """Validate, resample, normalize and centre a PSF; check it fits the image when a shape is given."""
+    arr = validate_psf(psf)
+    if scale is not None:
+        arr = resample_psf(arr, scale[-arr.ndim :])
+    arr = center_psf(arr, centering)
+    if spatial_shape is not None:
+        spatial_shape = tuple(spatial_shape)
+        if len(spatial_shape) < arr.ndim:
+            raise ValueError(
+                f"The PSF is {arr.ndim}D but the image has only {len(spatial_shape)} spatial axes; "
+                "use a 2D PSF, or pass axes= with a Z axis for a z-stack."
+            )
+        # The original, uncentred extent is what must fit; centring adds only zeros.
+        raw = validate_psf(psf).shape
+        if any(p > s for p, s in zip(raw, spatial_shape[-arr.ndim :])):
+            raise ValueError(
+                f"The PSF ({'x'.join(map(str, raw))}) is larger than the image "
+                f"({'x'.join(map(str, spatial_shape[-arr.ndim:]))}); crop the PSF around its peak."
+            )
+    return arr.astype(np.float32)
+
+
+def fft_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Next sizes with only small prime factors, which FFT libraries handle fastest."""
+    return tuple(sp_fft.next_fast_len(int(s), real=True) for s in shape)
+
+
+def psf_to_otf(psf: np.ndarray, shape: Sequence[int], device: torch.device) -> torch.Tensor:
+    """Zero-pad ``psf`` to ``shape`` with its centre pixel moved to index 0, and return its real FFT."""
+    padded = np.zeros(shape, dtype=np.float32)
+    padded[tuple(slice(0, s) for s in psf.shape)] = psf
+    padded = np.roll(padded, [-(s // 2) for s in psf.shape], axis=tuple(range(psf.ndim)))
+    dims = tuple(range(-psf.ndim, 0))
+    return torch.fft.rfftn(torch.from_numpy(padded).to(device), dim=dims)

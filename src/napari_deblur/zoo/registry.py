@@ -1,0 +1,161 @@
+"""One registry of deblurring methods.
+
+Each method is described once, as data (:class:`MethodSpec` with its :class:`Param` list). The deblur
+widget's fields, the CLI flags and the API keyword checks are all generated from these specs, so a method
+registered here (a classical algorithm now, zoo networks later) appears everywhere at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import torch
+
+ParamType = type[float] | type[int] | type[bool] | type[str]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable parameter of a method.
+
+    Attributes
+    ----------
+    name : str
+        Keyword name, used as-is in the API and as ``--name-with-dashes`` in the CLI.
+    type : type
+        ``float``, ``int``, ``bool`` or ``str``.
+    default : Any
+        Default value; must pass :meth:`validate`.
+    min, max : float, optional
+        Inclusive numeric range.
+    choices : tuple of str, optional
+        Allowed values for a ``str`` parameter.
+    help : str
+        One sentence for tooltips and ``--help``.
+    advanced : bool
+        Folded away in the widget's "Advanced" section.
+    """
+
+    name: str
+    type: ParamType
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    advanced: bool = False
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise ``ValueError`` naming the range."""
+        if self.type is bool:
+            if isinstance(value, str):
+                value = value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        try:
+            converted = self.type(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Parameter {self.name!r} must be of type {self.type.__name__}, got {value!r}."
+            ) from None
+        if self.type is int and isinstance(value, float) and not float(value).is_integer():
+            raise ValueError(f"Parameter {self.name!r} must be a whole number, got {value!r}.")
+        if self.choices is not None and converted not in self.choices:
+            raise ValueError(
+                f"Parameter {self.name!r} must be one of {', '.join(self.choices)}; got {value!r}."
+            )
+        if self.min is not None and converted < self.min:
+            raise ValueError(f"Parameter {self.name!r} must be >= {self.min}, got {value!r}.")
+        if self.max is not None and converted > self.max:
+            raise ValueError(f"Parameter {self.name!r} must be <= {self.max}, got {value!r}.")
+        return converted
+
+
+class Restorer(Protocol):
+    """What a method's ``build`` returns: a callable on batches of normalized tiles.
+
+    ``__call__`` takes ``(N, C, *spatial)`` float32 tensors in roughly [0, 1] on the restorer's device and
+    returns a tensor of the same shape. ``spatial_ndim`` is 2 (YX) or 3 (ZYX); ``receptive_field`` is the
+    half-width in pixels that an output pixel depends on (used as the default tile overlap).
+    """
+
+    spatial_ndim: int
+    receptive_field: int
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor: ...
+
+
+BuildFn = Callable[..., Restorer]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Everything the widget, CLI and API need to know about one method.
+
+    ``build(psf=..., device=..., **params)`` returns a :class:`Restorer`. ``default_tile_size`` of
+    ``None`` means "whole plane/volume unless it is too large" (classical FFT methods).
+    """
+
+    name: str
+    kind: Literal["classical", "network"]
+    description: str
+    build: BuildFn = field(repr=False, compare=False)
+    params: tuple[Param, ...] = ()
+    needs_psf: bool = False
+    size_multiple: int = 1
+    default_tile_size: int | None = None
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Fill defaults and validate; unknown names raise a ``TypeError`` listing the valid ones."""
+        known = {p.name for p in self.params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            valid = ", ".join(sorted(known)) or "none"
+            raise TypeError(
+                f"Method {self.name!r} got unknown parameter(s) {', '.join(unknown)}; "
+                f"its parameters are: {valid}."
+            )
+        return {p.name: p.validate(given.get(p.name, p.default)) for p in self.params}
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    """Add ``spec`` to the registry (re-registering a name replaces it, which keeps reloads simple)."""
+    for p in spec.params:
+        p.validate(p.default)
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def _ensure_builtins() -> None:
+    # Imported lazily so that importing the registry alone stays cheap and free of cycles.
+    from napari_deblur.restore import classical  # noqa: F401
+
+
+def get_method(name: str) -> MethodSpec:
+    """Return the spec for ``name`` or raise ``ValueError`` listing the valid names."""
+    _ensure_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        valid = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"Unknown method {name!r}. Valid methods: {valid}.") from None
+
+
+def list_methods() -> list[MethodSpec]:
+    """All registered methods, classical first, then networks, each group by name."""
+    _ensure_builtins()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.kind != "classical", s.name))
