@@ -23,8 +23,8 @@ from napari_deblur.zoo.registry import MethodSpec, get_method
 
 # Largest plane/volume (in pixels) run in one piece when the method has no tile size of its own.
 WHOLE_IMAGE_LIMIT = 4096 * 4096
-# Pixels per batch on the device; a GPU out-of-memory halves the tile size instead.
-BATCH_PIXELS = 1 << 22
+# Pixels per batch: small enough that progress and Cancel respond within a second or two on a CPU.
+BATCH_PIXELS = 1 << 20
 MIN_TILE = 64
 
 

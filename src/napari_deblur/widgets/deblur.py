@@ -1,0 +1,239 @@
+"""The "Deblur" dock widget: pick a layer and a method, get a deblurred layer.
+
+Method fields are generated from the registry, so zoo models appear here without widget code. The work
+runs in a napari thread worker (Cancel quits it between tiles); settings persist between sessions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
+from superqt import QCollapsible
+
+from napari_deblur.restore.engine import deblur_steps, resolve_device
+from napari_deblur.widgets._params import params_container
+from napari_deblur.widgets._run import start
+from napari_deblur.widgets._settings import load_settings, save_settings
+from napari_deblur.zoo.registry import get_method, list_methods
+
+if TYPE_CHECKING:
+    import napari
+
+SETTINGS = "deblur_widget"
+
+
+def guess_axes(layer: Any) -> str:
+    """Axes for a layer: RGB layers end in C; otherwise the common microscopy orders."""
+    if layer.rgb:
+        return {3: "YXC", 4: "ZYXC", 5: "TZYXC"}.get(layer.data.ndim, "")
+    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
+    if len(labels) == layer.data.ndim and all(a in "TCZYX" and len(a) == 1 for a in labels) \
+            and len(set(labels)) == len(labels):
+        return "".join(labels)
+    return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(layer.data.ndim, "")
+
+
+def output_layer_kwargs(layer: Any, method: str, params: dict[str, Any], axes: str) -> dict[str, Any]:
+    """Name, geometry and provenance of the result layer (pixel size and position kept)."""
+    return {
+        "name": f"{layer.name} deblurred ({method})",
+        "scale": layer.scale,
+        "translate": layer.translate,
+        "colormap": layer.colormap.name if not layer.rgb else None,
+        "rgb": layer.rgb,
+        "blending": layer.blending,
+        "metadata": {"napari_deblur": {"method": method, "params": params, "source": layer.name,
+                                        "axes": axes}},
+    }
+
+
+def check_image_layer(layer: Any, role: str = "image") -> None:
+    from napari.layers import Image
+
+    if not isinstance(layer, Image):
+        kind = type(layer).__name__
+        raise TypeError(f"The {role} layer {getattr(layer, 'name', layer)!r} is a {kind} layer; "
+                        "choose an Image layer.")
+
+
+class DeblurWidget(Container):
+    """Dock widget: image, method, PSF, method parameters, tiles, device, Run / Cancel, progress."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self._worker = None
+        self._settings = load_settings(SETTINGS)
+        names = [s.name for s in list_methods()]
+        method = self._settings.get("method") if self._settings.get("method") in names else names[0]
+
+        self.image = ComboBox(label="image", choices=self._image_layers, nullable=False)
+        self.method = ComboBox(label="method", choices=names, value=method)
+        self.method_help = Label(value="")
+        self.psf = ComboBox(label="PSF", choices=self._image_layers, nullable=True,
+                            tooltip="The point-spread function, as an image layer (2D, or 3D for z-stacks).")
+        self.axes = LineEdit(label="axes", tooltip="One letter per dimension from TCZYX; blank = guess.")
+        self.tile_size = SpinBox(label="tile size", value=self._settings.get("tile_size", 0), min=0,
+                                 max=16384, step=64, tooltip="0 = automatic (whole image for classical).")
+        resolved = resolve_device("auto").type
+        devices = [f"auto ({resolved})", "cpu"] + (["cuda"] if resolved == "cuda" else []) + \
+                  (["mps"] if resolved == "mps" else [])
+        saved_device = self._settings.get("device")
+        self.device = ComboBox(label="device", choices=devices,
+                               value=saved_device if saved_device in devices else devices[0])
+        self.run_button = PushButton(text="Run")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(label="progress", value=0, min=0, max=1)
+        self.status = Label(value="")
+
+        self._basic = Container()
+        self._advanced_box = QCollapsible("Advanced")
+        self._advanced = Container()
+        self.extend([self.image, self.method, self.method_help, self.psf, self._basic])
+        self.native.layout().addWidget(self._advanced_box)
+        self.extend([self.axes, self.tile_size, self.device, self.run_button, self.cancel_button,
+                     self.progress, self.status])
+
+        self.method.changed.connect(self._on_method_changed)
+        self.image.changed.connect(self._on_image_changed)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        for event in ("inserted", "removed", "reordered", "changed"):
+            getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
+        self._on_method_changed(method)
+        self._on_image_changed(self.image.value)
+
+    # -- layer choices -------------------------------------------------------------------------
+    def _image_layers(self, _widget: Any = None) -> list:
+        from napari.layers import Image
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _refresh_layers(self, _event: Any = None) -> None:
+        self.image.reset_choices()
+        self.psf.reset_choices()
+
+    def _on_image_changed(self, layer: Any) -> None:
+        self.axes.value = guess_axes(layer) if layer is not None else ""
+
+    # -- method parameters ---------------------------------------------------------------------
+    def _on_method_changed(self, name: str) -> None:
+        spec = get_method(name)
+        self.method_help.value = spec.description
+        self.psf.visible = spec.needs_psf
+        saved = self._settings.get("params", {}).get(name, {})
+        basic, advanced = params_container(spec.params, saved)
+        self._basic.clear()
+        self._basic.extend(list(basic))
+        self._advanced.clear()
+        self._advanced.extend(list(advanced))
+        if self._advanced_box.content().layout().count() == 0:
+            self._advanced_box.addWidget(self._advanced.native)
+        self._advanced_box.setVisible(len(self._advanced) > 0)
+
+    def param_values(self) -> dict[str, Any]:
+        return {w.name: w.value for w in [*self._basic, *self._advanced]}
+
+    # -- running -------------------------------------------------------------------------------
+    def _request(self) -> dict[str, Any]:
+        layer = self.image.value
+        if layer is None:
+            raise ValueError("No image layer: open an image first.")
+        check_image_layer(layer)
+        spec = get_method(self.method.value)
+        psf = None
+        if spec.needs_psf:
+            if self.psf.value is None:
+                raise ValueError(f"Method {spec.name!r} needs a PSF layer; add one and select it as PSF.")
+            check_image_layer(self.psf.value, "PSF")
+            psf = np.asarray(self.psf.value.data)
+        return {
+            "layer": layer, "method": spec.name, "psf": psf, "params": self.param_values(),
+            "axes": self.axes.value.strip().upper() or None,
+            "tile_size": self.tile_size.value or None,
+            "device": "auto" if self.device.value.startswith("auto") else self.device.value,
+        }
+
+    def _save(self) -> None:
+        params = dict(self._settings.get("params", {}))
+        params[self.method.value] = self.param_values()
+        self._settings = {"method": self.method.value, "params": params, "tile_size": self.tile_size.value,
+                          "device": self.device.value}
+        save_settings(SETTINGS, self._settings)
+
+    def run(self) -> None:
+        """Start deblurring the selected layer (results arrive as a new layer)."""
+        try:
+            req = self._request()
+        except (ValueError, TypeError) as err:
+            self._show_error(err)
+            return
+        self._save()
+        layer = req["layer"]
+
+        def make_steps():
+            return deblur_steps(np.asarray(layer.data), req["method"], psf=req["psf"], axes=req["axes"],
+                                rgb=layer.rgb or None, tile_size=req["tile_size"], device=req["device"],
+                                **req["params"])
+
+        def on_return(result: np.ndarray) -> None:
+            kwargs = output_layer_kwargs(layer, req["method"], req["params"], req["axes"] or "")
+            self.viewer.add_image(result, **{k: v for k, v in kwargs.items() if v is not None})
+            self.status.value = f"Done: {kwargs['name']}"
+
+        self.run_button.enabled, self.cancel_button.enabled = False, True
+        self.progress.value = 0
+        self.status.value = f"Running {req['method']} on {layer.name}..."
+        self._worker = start(make_steps, on_yield=self._on_progress, on_return=on_return,
+                             on_error=self._show_error, on_finish=self._on_finish)
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.quit()
+            self.status.value = "Cancelled."
+
+    def _on_progress(self, event: Any) -> None:
+        self.progress.max = max(event.total, 1)
+        self.progress.value = event.done
+        self.status.value = event.message
+
+    def _on_finish(self) -> None:
+        self.run_button.enabled, self.cancel_button.enabled = True, False
+        self._worker = None
+
+    def _show_error(self, err: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        self.status.value = f"Error: {err}"
+        show_error(f"napari-deblur: {err}")
+
+
+def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None,
+                 viewer: napari.Viewer | None = None, axes: str | None = None, **kwargs: Any):
+    """Deblur a napari Image layer from the console; return the new layer (added to ``viewer`` if given).
+
+    ``psf`` may be an array or an Image layer. Other keywords go to :func:`napari_deblur.deblur`.
+    """
+    from napari.layers import Image
+
+    check_image_layer(layer)
+    if psf is not None and not isinstance(psf, np.ndarray):
+        check_image_layer(psf, "PSF")
+        psf = np.asarray(psf.data)
+    axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
+    steps = deblur_steps(np.asarray(layer.data), method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            result = stop.value
+            break
+    spec = get_method(method)
+    params = spec.resolve_params({k: v for k, v in kwargs.items() if k in {p.name for p in spec.params}})
+    layer_kwargs = output_layer_kwargs(layer, method, params, axes or "")
+    new = Image(result, **{k: v for k, v in layer_kwargs.items() if v is not None})
+    if viewer is not None:
+        viewer.layers.append(new)
+    return new

@@ -1,0 +1,141 @@
+"""The Deblur dock widget under Xvfb: layers in, a deblurred layer out, with geometry and provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio as psnr
+
+napari = pytest.importorskip("napari")
+
+from napari_deblur.widgets.deblur import DeblurWidget, deblur_layer  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def viewer_with_data(make_napari_viewer, blurred, motion_kernel):
+    viewer = make_napari_viewer()
+    viewer.add_image(blurred, name="blurry", scale=(0.5, 0.25), translate=(3, 4), colormap="magma")
+    viewer.add_image(motion_kernel, name="psf")
+    return viewer
+
+
+def test_widget_runs_richardson_lucy_and_adds_layer(viewer_with_data, sharp):
+    viewer = viewer_with_data
+    widget = DeblurWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.image.value = viewer.layers["blurry"]
+    widget.method.value = "richardson_lucy"
+    widget.psf.value = viewer.layers["psf"]
+    widget._basic["iterations"].value = 15
+    widget.run()
+
+    name = "blurry deblurred (richardson_lucy)"
+    assert name in viewer.layers
+    out = viewer.layers[name]
+    assert out.data.shape == viewer.layers["blurry"].data.shape
+    assert out.data.dtype == np.float32
+    np.testing.assert_allclose(out.scale, (0.5, 0.25))
+    np.testing.assert_allclose(out.translate, (3, 4))
+    assert out.colormap.name == "magma"
+    meta = out.metadata["napari_deblur"]
+    assert meta["method"] == "richardson_lucy"
+    assert meta["params"]["iterations"] == 15
+    assert meta["source"] == "blurry"
+    blurry = viewer.layers["blurry"].data
+    assert psnr(sharp, np.clip(out.data, 0, 1), data_range=1) > psnr(sharp, blurry, data_range=1) + 1
+    assert widget.progress.value == widget.progress.max
+    assert widget.run_button.enabled and not widget.cancel_button.enabled
+
+
+def test_layer_choices_follow_viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = DeblurWidget(viewer)
+    assert widget.image.choices == ()
+    layer = viewer.add_image(np.zeros((32, 32), np.float32), name="late")
+    assert layer in widget.image.choices
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name="labels")
+    assert all(isinstance(c, napari.layers.Image) for c in widget.image.choices)
+    viewer.layers.remove(layer)
+    assert layer not in widget.image.choices
+
+
+def test_method_fields_come_from_registry(make_napari_viewer):
+    widget = DeblurWidget(make_napari_viewer())
+    widget.method.value = "wiener"
+    assert set(widget.param_values()) == {"balance", "regularizer", "psf_scale", "psf_scale_z", "psf_centering"}
+    assert not widget.psf.native.isHidden()
+    widget.method.value = "richardson_lucy"
+    assert "iterations" in widget.param_values() and "balance" not in widget.param_values()
+
+
+def test_blind_method_hides_psf_and_appears_without_widget_code(make_napari_viewer, identity_method):
+    widget = DeblurWidget(make_napari_viewer())
+    assert identity_method.name in widget.method.choices
+    widget.method.value = identity_method.name
+    assert widget.psf.native.isHidden()
+    assert set(widget.param_values()) == {"gain", "mode"}
+
+
+def test_settings_persist_between_sessions(viewer_with_data, make_napari_viewer):
+    widget = DeblurWidget(viewer_with_data)
+    widget.method.value = "wiener"
+    widget._basic["balance"].value = 0.0042
+    widget.psf.value = viewer_with_data.layers["psf"]
+    widget.run()
+    again = DeblurWidget(make_napari_viewer())
+    assert again.method.value == "wiener"
+    assert again._basic["balance"].value == pytest.approx(0.0042)
+
+
+def test_missing_psf_reports_error_and_keeps_running(viewer_with_data):
+    widget = DeblurWidget(viewer_with_data)
+    widget.method.value = "wiener"
+    widget.psf.value = None
+    n_layers = len(viewer_with_data.layers)
+    widget.run()
+    assert "needs a PSF" in widget.status.value
+    assert len(viewer_with_data.layers) == n_layers
+    assert widget.run_button.enabled
+
+
+def test_non_image_layer_is_refused(make_napari_viewer, motion_kernel):
+    viewer = make_napari_viewer()
+    labels = viewer.add_labels(np.zeros((32, 32), np.uint8), name="cells")
+    with pytest.raises(TypeError, match="Labels layer.*choose an Image layer"):
+        deblur_layer(labels, "wiener", psf=motion_kernel)
+
+
+def test_console_helper_returns_layer_with_geometry(viewer_with_data):
+    viewer = viewer_with_data
+    new = deblur_layer(viewer.layers["blurry"], "wiener", psf=viewer.layers["psf"], viewer=viewer, balance=0.02)
+    assert new.name == "blurry deblurred (wiener)"
+    assert new in viewer.layers
+    np.testing.assert_allclose(new.scale, (0.5, 0.25))
+    assert new.metadata["napari_deblur"]["params"]["balance"] == 0.02
+
+
+def test_threaded_run_and_cancel(viewer_with_data, qtbot, monkeypatch):
+    """The real thread worker: a run finishes and adds its layer; Cancel stops a long run early."""
+    monkeypatch.setenv("NAPARI_DEBLUR_SYNC_WORKERS", "0")
+    viewer = viewer_with_data
+    widget = DeblurWidget(viewer)
+    widget.image.value = viewer.layers["blurry"]
+    widget.method.value = "wiener"
+    widget.psf.value = viewer.layers["psf"]
+    widget.run()
+    qtbot.waitUntil(lambda: "blurry deblurred (wiener)" in viewer.layers, timeout=30000)
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=10000)
+
+    big = viewer.add_image(np.random.default_rng(0).random((1024, 1024), dtype=np.float32), name="big")
+    widget.image.value = big
+    widget.method.value = "richardson_lucy"
+    widget._basic["iterations"].value = 100
+    widget.tile_size.value = 128
+    widget.run()
+    qtbot.waitUntil(lambda: widget.progress.value > 0, timeout=30000)
+    widget.cancel()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=30000)
+    assert "big deblurred (richardson_lucy)" not in viewer.layers
+    assert widget.run_button.enabled
