@@ -136,7 +136,7 @@ def deblur_steps(
 
     yield Progress(0, 1, f"Preparing {spec.name}")
     restorer = spec.build(psf=psf_arr, device=dev, **values)
-    overlap = tile_overlap if tile_overlap is not None else 2 * int(restorer.receptive_field)
+    overlap = tile_overlap if tile_overlap is not None else 4 * int(restorer.receptive_field)
     tile = tile_size if tile_size is not None else spec.default_tile_size
     if tile is None and int(np.prod(spatial_shape)) > WHOLE_IMAGE_LIMIT:
         tile = int(round((WHOLE_IMAGE_LIMIT / 4) ** (1 / spatial_ndim)))
@@ -168,6 +168,7 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 spatial_ndim=spatial_ndim,
                 tile_size=tile,
                 overlap=overlap,
+                context=int(restorer.receptive_field),
                 size_multiple=spec.size_multiple,
                 batch_size=_batch_size(tile, spatial_shape),
                 device=dev,
@@ -184,7 +185,7 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 raise
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
-            current = tile or max(spatial_shape)
+            current = min(tile or max(spatial_shape), max(spatial_shape))
             if current // 2 >= MIN_TILE:
                 tile = current // 2
                 warnings.warn(f"Out of GPU memory; retrying with tile_size={tile}.", RuntimeWarning,

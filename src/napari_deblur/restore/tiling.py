@@ -1,8 +1,9 @@
 """Overlapping tiles with feathered blending, so any image fits in memory without visible seams.
 
-Tiles overlap by ``overlap`` pixels; each tile's contribution is weighted by a raised-cosine ramp across the
-overlap (never across the image border), and the weighted sum is divided by the summed weights. Uniform
-averaging would leave seams where tile-border artefacts meet; the ramp hides them. Tiles of equal shape
+Tiles overlap by ``overlap`` pixels. Across each overlap a tile's weight is 0 for its outer ``margin`` pixels
+(where it lacks context: set to the method's receptive field), then rises along a raised cosine to 1; image
+borders get no ramp. The weighted sum is divided by the summed weights. So a method with a finite receptive
+field is reproduced exactly, and others show no seams; uniform averaging would leave them. Tiles of equal shape
 are batched, and each batch is reflect-padded to the method's size multiple and cropped back.
 """
 
@@ -27,6 +28,7 @@ class TilePlan:
     tile: tuple[int, ...]
     overlap: tuple[int, ...]
     starts: tuple[tuple[int, ...], ...]
+    margin: int = 0
 
     @property
     def count(self) -> int:
@@ -36,8 +38,11 @@ class TilePlan:
         return list(itertools.product(*self.starts))
 
 
-def plan_tiles(shape: Sequence[int], tile_size: int | None, overlap: int) -> TilePlan:
-    """Cut ``shape`` into tiles of ``tile_size`` (``None``: one tile) overlapping by at least ``overlap``."""
+def plan_tiles(shape: Sequence[int], tile_size: int | None, overlap: int, margin: int = 0) -> TilePlan:
+    """Cut ``shape`` into tiles of ``tile_size`` (``None``: one tile) overlapping by at least ``overlap``.
+
+    ``margin`` (at most half the overlap) is the part of each overlap a tile does not contribute to.
+    """
     shape = tuple(int(s) for s in shape)
     if tile_size is None:
         return TilePlan(shape, shape, (0,) * len(shape), tuple((0,) for _ in shape))
@@ -52,15 +57,20 @@ def plan_tiles(shape: Sequence[int], tile_size: int | None, overlap: int) -> Til
         n = math.ceil((s - t) / stride) + 1
         # Spread the tiles evenly so every overlap is at least ``o`` and the last tile ends at the border.
         starts.append(tuple(round(i * (s - t) / (n - 1)) for i in range(n)))
-    return TilePlan(shape, tile, overlaps, tuple(starts))
+    margin = max(0, min([margin] + [o // 2 for o in overlaps if o > 0]))
+    return TilePlan(shape, tile, overlaps, tuple(starts), margin)
 
 
-def _ramp(length: int, width: int, ramp_before: bool, ramp_after: bool) -> np.ndarray:
+def _ramp(length: int, width: int, margin: int, ramp_before: bool, ramp_after: bool) -> np.ndarray:
     w = np.ones(length, dtype=np.float32)
     if width <= 0:
         return w
-    # Raised cosine that never reaches 0, so every pixel has positive total weight.
-    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(width) + 0.5) / width)).astype(np.float32)
+    # 0 over the margin, raised cosine over the middle of the overlap, 1 after. The neighbour's ramp is the
+    # mirror image over the same pixels, so every pixel keeps a positive total weight.
+    rise = width - 2 * margin
+    ramp = np.zeros(width, dtype=np.float32)
+    ramp[margin : margin + rise] = 0.5 - 0.5 * np.cos(np.pi * (np.arange(rise) + 0.5) / max(rise, 1))
+    ramp[margin + rise :] = 1
     if ramp_before:
         w[:width] = ramp
     if ramp_after:
@@ -72,20 +82,27 @@ def tile_weight(plan: TilePlan, start: Sequence[int]) -> np.ndarray:
     """Separable feathering weight of the tile at ``start`` (ramps only toward neighbouring tiles)."""
     weight = np.ones(plan.tile, dtype=np.float32)
     for axis, (st, t, s, o) in enumerate(zip(start, plan.tile, plan.shape, plan.overlap)):
-        w = _ramp(t, o, ramp_before=st > 0, ramp_after=st + t < s)
+        w = _ramp(t, o, plan.margin, ramp_before=st > 0, ramp_after=st + t < s)
         view = [1] * len(plan.tile)
         view[axis] = t
         weight = weight * w.reshape(view)
     return weight
 
 
-def pad_to_multiple(batch: torch.Tensor, multiple: int, spatial_ndim: int) -> tuple[torch.Tensor, list[int]]:
-    """Reflect-pad the trailing ``spatial_ndim`` axes up to a multiple; return the original sizes."""
+def pad_for_method(
+    batch: torch.Tensor, multiple: int, spatial_ndim: int, context: int
+) -> tuple[torch.Tensor, tuple[slice, ...]]:
+    """Reflect-pad by ``context`` on every side, then up to ``multiple``; return the crop that undoes it.
+
+    The context padding makes a tile at the image border see the same reflected surroundings as the whole
+    image does, so the padding needed for the size multiple never changes what border pixels see.
+    """
     sizes = list(batch.shape[-spatial_ndim:])
-    if multiple <= 1:
-        return batch, sizes
-    pads = [(0, (-s) % multiple) for s in sizes]
-    return reflect_pad(batch, pads), sizes
+    pads = [(context, context + (-(s + 2 * context)) % max(multiple, 1)) for s in sizes]
+    crop = (slice(None), slice(None), *(slice(context, context + s) for s in sizes))
+    if all(b == 0 and a == 0 for b, a in pads):
+        return batch, crop
+    return reflect_pad(batch, pads), crop
 
 
 Restore = Callable[[torch.Tensor], torch.Tensor]
@@ -98,18 +115,22 @@ def run_tiled(
     spatial_ndim: int,
     tile_size: int | None,
     overlap: int,
+    context: int,
     size_multiple: int,
     batch_size: int,
     device: torch.device,
 ) -> Generator[int, None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
+    ``context`` is the method's receptive field: tiles are reflect-padded by it, and it is the margin of
+    each overlap that a tile does not contribute to.
+
     Yields the number of tiles finished after each batch (the total is ``B * plan.count``) and returns the
     restored float32 array of the same shape. Closing the generator stops between batches.
     """
     spatial = planes.shape[1:]
     assert len(spatial) == spatial_ndim
-    plan = plan_tiles(spatial, tile_size, overlap)
+    plan = plan_tiles(spatial, tile_size, overlap, margin=context)
     out = np.zeros(planes.shape, dtype=np.float32)
     weight_sum = np.zeros(spatial, dtype=np.float32)
     positions = plan.positions()
@@ -124,10 +145,8 @@ def run_tiled(
             [planes[(b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))] for b, pos in chunk]
         )
         batch = torch.from_numpy(tiles).unsqueeze(1).to(device)
-        padded, sizes = pad_to_multiple(batch, size_multiple, spatial_ndim)
-        restored = restore(padded)
-        restored = restored[(slice(None), slice(None), *(slice(0, s) for s in sizes))]
-        restored = restored[:, 0].float().cpu().numpy()
+        padded, crop = pad_for_method(batch, size_multiple, spatial_ndim, context)
+        restored = restore(padded)[crop][:, 0].float().cpu().numpy()
         for (b, pos), tile in zip(chunk, restored):
             region = (b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))
             out[region] += tile * weights[pos]
