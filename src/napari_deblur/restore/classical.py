@@ -10,8 +10,6 @@ wrap-around ("edge tapering"), and for Richardson-Lucy additionally by only trus
 from __future__ import annotations
 
 import math
-from functools import partial
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -96,9 +94,9 @@ class _FFTDeconvolver:
         pads, full = self._plan(spatial)
         padded = reflect_pad(x, pads)
         otf = self.otf(full)
-        # Ramp half of each margin; blend toward the circularly blurred image, whose wrap-around is smooth.
-        ramp = [(b // 2, a // 2) for b, a in pads]
-        w = _taper_window(full, ramp, self.device)
+        # Across the extension, blend toward the circularly blurred image, whose wrap-around is smooth
+        # (MATLAB's edgetaper idea); the observed pixels themselves are untouched.
+        w = _taper_window(full, pads, self.device)
         padded = w * padded + (1 - w) * self.conv(padded, otf)
         return padded, pads, full
 
