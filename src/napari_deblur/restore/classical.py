@@ -10,6 +10,7 @@ wrap-around ("edge tapering"), and for Richardson-Lucy additionally by only trus
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -72,7 +73,8 @@ class _FFTDeconvolver:
         self._otf_cache: dict[tuple[int, ...], torch.Tensor] = {}
 
     def _plan(self, spatial: tuple[int, ...]) -> tuple[list[tuple[int, int]], tuple[int, ...]]:
-        margins = [p for p in self.psf.shape]
+        # A PSF half-width on each side keeps the FFT's wrap-around off the observed pixels.
+        margins = [p // 2 + 1 for p in self.psf.shape]
         full = fft_shape([s + 2 * m for s, m in zip(spatial, margins)])
         pads = [(m, f - s - m) for s, m, f in zip(spatial, margins, full)]
         return pads, full
@@ -88,11 +90,15 @@ class _FFTDeconvolver:
         spec = spec * (otf.conj() if adjoint else otf)
         return torch.fft.irfftn(spec, s=x.shape[-self.spatial_ndim :], dim=dims)
 
-    def extend(self, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, int]], tuple[int, ...]]:
+    def extend(
+        self, x: torch.Tensor, taper: bool = True
+    ) -> tuple[torch.Tensor, list[tuple[int, int]], tuple[int, ...]]:
         """Reflect-pad to an FFT-friendly size and taper the extension into a periodic blur of itself."""
         spatial = tuple(x.shape[-self.spatial_ndim :])
         pads, full = self._plan(spatial)
         padded = reflect_pad(x, pads)
+        if not taper:
+            return padded, pads, full
         otf = self.otf(full)
         # Across the extension, blend toward the circularly blurred image, whose wrap-around is smooth
         # (MATLAB's edgetaper idea); the observed pixels themselves are untouched.
@@ -175,6 +181,7 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
         super().__init__(psf, device)
         self.iterations = iterations
         self.tv_weight = tv_weight
+        self._mask_cache: dict = {}
 
     def _tv_term(self, est: torch.Tensor) -> torch.Tensor:
         """div(grad u / |grad u|) with forward differences and their adjoint (backward differences)."""
@@ -189,25 +196,35 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
             )
         return div
 
+    def _weights(self, spatial: tuple[int, ...], pads, full) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask of observed pixels, and 1 / (K^T mask): the share of each unknown's light that is observed."""
+        key = (spatial, full)
+        if key not in self._mask_cache:
+            mask = torch.zeros((1, 1, *full), device=self.device)
+            mask[(slice(None), slice(None), *[slice(b, b + s) for (b, _), s in zip(pads, spatial)])] = 1
+            inv_weight = 1 / self.conv(mask, self.otf(full), adjoint=True).clamp_min(1e-3)
+            self._mask_cache = {key: (mask, inv_weight)}  # one shape at a time: tiles share it
+        return self._mask_cache[key]
+
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         observed = batch.float().clamp_min(0)
         spatial = tuple(observed.shape[-self.spatial_ndim :])
-        padded, pads, full = self.extend(observed)
+        # The extension is only the starting guess (no taper needed): the mask keeps it out of the data term.
+        est, pads, full = self.extend(observed, taper=False)
         otf = self.otf(full)
-        mask = torch.zeros((1, 1, *full), device=self.device)
-        mask[(slice(None), slice(None), *[slice(b, b + s) for (b, _), s in zip(pads, spatial)])] = 1
-        # Normalization K^T mask: how much of each unknown pixel's light lands on observed pixels.
-        weight = self.conv(mask, otf, adjoint=True).clamp_min(1e-3)
-        data = padded.clamp_min(0) * mask
-        est = padded.clamp_min(_EPS)
+        mask, inv_weight = self._weights(spatial, pads, full)
+        data = est * mask
+        est = est.clamp_min(_EPS)
+        dims = tuple(range(-self.spatial_ndim, 0))
+        otf_conj = otf.conj()
         for _ in range(self.iterations):
-            predicted = self.conv(est, otf).clamp_min(_EPS)
-            ratio = data / predicted
-            est = est * self.conv(ratio, otf, adjoint=True) / weight
+            predicted = torch.fft.irfftn(torch.fft.rfftn(est, dim=dims) * otf, s=full, dim=dims)
+            ratio = data / predicted.clamp_min_(_EPS)
+            correction = torch.fft.irfftn(torch.fft.rfftn(ratio, dim=dims) * otf_conj, s=full, dim=dims)
+            est = est * correction.mul_(inv_weight)
             if self.tv_weight > 0:
                 est = est / (1 - self.tv_weight * self._tv_term(est)).clamp_min(0.05)
-            est = est.clamp_min(_EPS)
         return self.crop(est, pads)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from napari_deblur.restore.axes import layout, resolve_axes, from_planes, to_planes
+from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
 from napari_deblur.restore.intensity import intensity_map, restore_dtype
 from napari_deblur.restore.psf_prep import validate_psf
 from napari_deblur.restore.tiling import plan_tiles, run_tiled

@@ -138,6 +138,8 @@ def run_tiled(
     for pos in positions:
         weight_sum[tuple(slice(p, p + t) for p, t in zip(pos, plan.tile))] += weights[pos]
     jobs = [(b, pos) for pos in positions for b in range(planes.shape[0])]
+    # A single untiled pass needs no extra context: the method's own border handling sees the whole image.
+    tile_context = context if plan.count > 1 or size_multiple > 1 else 0
     done = 0
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]
@@ -145,7 +147,7 @@ def run_tiled(
             [planes[(b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))] for b, pos in chunk]
         )
         batch = torch.from_numpy(tiles).unsqueeze(1).to(device)
-        padded, crop = pad_for_method(batch, size_multiple, spatial_ndim, context)
+        padded, crop = pad_for_method(batch, size_multiple, spatial_ndim, tile_context)
         restored = restore(padded)[crop][:, 0].float().cpu().numpy()
         for (b, pos), tile in zip(chunk, restored):
             region = (b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))

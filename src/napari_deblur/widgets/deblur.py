@@ -91,10 +91,13 @@ class DeblurWidget(Container):
         self._basic = Container()
         self._advanced_box = QCollapsible("Advanced")
         self._advanced = Container()
-        self.extend([self.image, self.method, self.method_help, self.psf, self._basic])
-        self.native.layout().addWidget(self._advanced_box)
-        self.extend([self.axes, self.tile_size, self.device, self.run_button, self.cancel_button,
-                     self.progress, self.status])
+        self.extend([self.image, self.method, self.method_help, self.psf, self._basic, self.axes,
+                      self.tile_size, self.device, self.run_button, self.cancel_button, self.progress,
+                      self.status])
+        # The folded "Advanced" section sits right under the basic parameters (a plain Qt widget, since
+        # magicgui has no collapsible container).
+        self.native.layout().insertWidget(self.index(self._basic) + 1, self._advanced_box)
+        self.method_help.native.setWordWrap(True)
 
         self.method.changed.connect(self._on_method_changed)
         self.image.changed.connect(self._on_image_changed)

@@ -1,0 +1,41 @@
+"""Shared by the benchmarks: the synthetic protocol of DESIGN.md and writing sections of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+REPORT = ROOT / "docs" / "benchmarks.md"
+
+
+def blur_protocol(sharp: np.ndarray, kernel: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """DESIGN.md: convolve(mode="reflect") per channel with the kernel, + Gaussian noise, clip to [0, 1]."""
+    channels = sharp[..., None] if sharp.ndim == 2 else sharp
+    out = np.stack([ndimage.convolve(channels[..., c], kernel, mode="reflect")
+                    for c in range(channels.shape[-1])], axis=-1)
+    out = np.clip(out + rng.normal(0, sigma, out.shape), 0, 1).astype(np.float32)
+    return out[..., 0] if sharp.ndim == 2 else out
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return (f"{cpu}, {torch.get_num_threads()} torch threads, Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` (append if missing)."""
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    REPORT.write_text(text)

@@ -1,0 +1,49 @@
+"""Make the README's pictures of the widgets: python docs/make_screenshots.py (under xvfb-run -a if headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import napari
+import numpy as np
+
+from napari_deblur.demo import make_blurred_sample
+from napari_deblur.widgets.deblur import DeblurWidget
+
+OUT = Path(__file__).parent / "images"
+
+
+def main() -> None:
+    sharp, blurred, kernel = make_blurred_sample(seed=3)
+    viewer = napari.Viewer(title="napari-deblur", show=True)
+    viewer.window.resize(1400, 800)
+    viewer.add_image(blurred, name="camera blurred")
+    viewer.add_image(kernel, name="kernel", visible=False)
+    widget = DeblurWidget(viewer)
+    widget.native.setMaximumWidth(460)
+    viewer.window.add_dock_widget(widget, name="Deblur", area="right")
+    widget.image.value = viewer.layers["camera blurred"]
+    widget.method.value = "richardson_lucy"
+    widget.psf.value = viewer.layers["kernel"]
+    widget._basic["tv_weight"].value = 0.002
+    widget.run()
+    viewer.layers["camera blurred"].visible = False
+    viewer.grid.enabled = False
+    viewer.add_image(np.concatenate([blurred, np.zeros((512, 8), np.float32),
+                                     np.clip(viewer.layers[-1].data, 0, 1)], axis=1), name="before | after")
+    for layer in viewer.layers[:-1]:
+        layer.visible = False
+    OUT.mkdir(exist_ok=True)
+    napari.qt.get_qapp().processEvents()
+    viewer.reset_view()
+    napari.qt.get_qapp().processEvents()
+    viewer.screenshot(str(OUT / "deblur_widget.png"), canvas_only=False)
+    widget.native.grab().save(str(OUT / "deblur_widget_panel.png"))
+    viewer.close()
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("NAPARI_DEBLUR_SYNC_WORKERS", "1")
+    main()

@@ -1,0 +1,75 @@
+"""The napari-deblur command: listing, deblurring files with generated flags, the demo, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_deblur.cli import main
+from napari_deblur.io import read_image
+
+
+def test_methods_lists_every_parameter(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for text in ("wiener", "richardson_lucy", "--balance", "--iterations", "--tv-weight", "needs a PSF"):
+        assert text in out
+
+
+def test_deblur_tiff_round_trip(tmp_path, blurred, motion_kernel):
+    image = (blurred * 4000).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    tifffile.imwrite(tmp_path / "psf.tif", motion_kernel)
+    code = main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--method", "richardson_lucy",
+                 "--psf", str(tmp_path / "psf.tif"), "--iterations", "12", "--tv-weight", "0.001"])
+    assert code == 0
+    out, axes = read_image(tmp_path / "out.tif")
+    assert out.shape == image.shape and out.dtype == np.uint16
+    import napari_deblur as nd
+
+    expected = nd.deblur(image, "richardson_lucy", psf=motion_kernel, iterations=12, tv_weight=0.001)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_deblur_png_colour(tmp_path, blurred, motion_kernel):
+    import imageio.v3 as iio
+
+    rgb = (np.stack([blurred, blurred * 0.8, blurred * 0.6], -1) * 255).astype(np.uint8)
+    iio.imwrite(tmp_path / "in.png", rgb)
+    iio.imwrite(tmp_path / "psf.png", (motion_kernel / motion_kernel.max() * 255).astype(np.uint8))
+    assert main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--method", "wiener",
+                 "--psf", str(tmp_path / "psf.png"), "--float32"]) == 2  # float32 cannot go into a PNG
+    assert not (tmp_path / "out.png").exists()
+    assert main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--method", "wiener",
+                 "--psf", str(tmp_path / "psf.png"), "--balance", "0.02"]) == 0
+    assert iio.imread(tmp_path / "out.png").shape == rgb.shape
+
+
+def test_flag_of_another_method_is_refused(tmp_path, blurred, motion_kernel):
+    tifffile.imwrite(tmp_path / "in.tif", blurred)
+    tifffile.imwrite(tmp_path / "psf.tif", motion_kernel)
+    with pytest.raises(SystemExit, match="--iterations do\\(es\\) not apply to method 'wiener'"):
+        main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "wiener",
+              "--psf", str(tmp_path / "psf.tif"), "--iterations", "3"])
+
+
+def test_errors_are_one_line_messages(tmp_path, blurred, capsys):
+    tifffile.imwrite(tmp_path / "in.tif", blurred)
+    assert main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "wiener"]) == 2
+    assert "needs a PSF" in capsys.readouterr().err
+    assert main(["deblur", str(tmp_path / "missing.tif"), str(tmp_path / "o.tif")]) == 2
+    assert "No such image file" in capsys.readouterr().err
+    assert main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "bogus"]) == 2
+    assert "Valid methods" in capsys.readouterr().err
+
+
+def test_demo_prints_psnr_and_writes_comparison(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--method", "wiener"]) == 0
+    out = capsys.readouterr().out
+    import re
+
+    before, after = map(float, re.search(r"PSNR before: ([\d.]+) dB\s+after: ([\d.]+) dB", out).groups())
+    assert after > before + 2
+    side, _ = read_image(tmp_path / "demo_side_by_side.png")
+    assert side.shape == (512, 3 * 512) and side.dtype == np.uint8
