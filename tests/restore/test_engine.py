@@ -229,3 +229,10 @@ def test_tiled_linear_method_equals_whole_image(identity_method, h, w, tile, ove
     tiled = nd.deblur(image, identity_method.name, tile_size=tile, tile_overlap=max(overlap, 4) + 4,
                       output_dtype="float32")
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
+
+
+def test_psf_of_other_dimensionality_and_tiny_tiles(blurred, motion_kernel):
+    with pytest.raises(ValueError, match="3D PSF needs a Z axis"):
+        nd.deblur(blurred, "richardson_lucy", psf=np.ones((3, 5, 5)))
+    with pytest.raises(ValueError, match="tile_size must be at least 8"):
+        nd.deblur(blurred, "wiener", psf=motion_kernel, tile_size=4)

@@ -134,14 +134,15 @@ def deblur_steps(
     imap = intensity_map(work, groups[~alpha_mask] if groups is not None else None)
     normalized = imap.forward(work)
 
-    yield Progress(0, 1, f"Preparing {spec.name}")
-    restorer = spec.build(psf=psf_arr, device=dev, **values)
-    overlap = tile_overlap if tile_overlap is not None else 4 * int(restorer.receptive_field)
     tile = tile_size if tile_size is not None else spec.default_tile_size
     if tile is None and int(np.prod(spatial_shape)) > WHOLE_IMAGE_LIMIT:
         tile = int(round((WHOLE_IMAGE_LIMIT / 4) ** (1 / spatial_ndim)))
     if tile is not None and tile < 8:
         raise ValueError(f"tile_size must be at least 8 pixels; got {tile}.")
+
+    yield Progress(0, 1, f"Preparing {spec.name}")
+    restorer = spec.build(psf=psf_arr, device=dev, **values)
+    overlap = tile_overlap if tile_overlap is not None else 4 * int(restorer.receptive_field)
 
     restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev,
                                              spatial_ndim, tile, overlap)

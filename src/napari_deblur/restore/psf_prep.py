@@ -91,33 +91,12 @@ def center_psf(psf: np.ndarray, centering: str) -> np.ndarray:
     return out
 
 
-def prepare_psf(
-    psf: object,
-    *,
-    spatial_shape: Sequence[int] | None = None,
-    scale: Sequence[float] | None = None,
-    centering: str = "mass",
-) -> np.ndarray:
-    """Validate, resample, normalize and centre a PSF; check it fits the image when a shape is given."""
+def prepare_psf(psf: object, *, scale: Sequence[float] | None = None, centering: str = "mass") -> np.ndarray:
+    """Validate, resample, normalize and centre a PSF (its fit inside the image is the engine's check)."""
     arr = validate_psf(psf)
     if scale is not None:
         arr = resample_psf(arr, scale[-arr.ndim :])
-    arr = center_psf(arr, centering)
-    if spatial_shape is not None:
-        spatial_shape = tuple(spatial_shape)
-        if len(spatial_shape) < arr.ndim:
-            raise ValueError(
-                f"The PSF is {arr.ndim}D but the image has only {len(spatial_shape)} spatial axes; "
-                "use a 2D PSF, or pass axes= with a Z axis for a z-stack."
-            )
-        # The original, uncentred extent is what must fit; centring adds only zeros.
-        raw = validate_psf(psf).shape
-        if any(p > s for p, s in zip(raw, spatial_shape[-arr.ndim :])):
-            raise ValueError(
-                f"The PSF ({'x'.join(map(str, raw))}) is larger than the image "
-                f"({'x'.join(map(str, spatial_shape[-arr.ndim:]))}); crop the PSF around its peak."
-            )
-    return arr.astype(np.float32)
+    return center_psf(arr, centering).astype(np.float32)
 
 
 def fft_shape(shape: Sequence[int]) -> tuple[int, ...]:
