@@ -50,8 +50,10 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
     tmp = Path(tmp_name)
     try:
         if suffix in TIFF_SUFFIXES:
-            metadata = {"axes": axes.replace("C", "S") if axes and axes.endswith("C") else axes}
-            tifffile.imwrite(tmp, data, metadata=metadata if axes else None)
+            rgb = bool(axes and axes.endswith("C") and data.shape[-1] in (3, 4))
+            metadata = {"axes": axes[:-1] + "S" if rgb else axes} if axes else None
+            # Say what the planes are, so tifffile never guesses RGB for a (.., 3, y, x) stack.
+            tifffile.imwrite(tmp, data, metadata=metadata, photometric="rgb" if rgb else "minisblack")
         else:
             iio.imwrite(tmp, data, extension=suffix)
         os.replace(tmp, path)
