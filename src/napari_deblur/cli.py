@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from napari_deblur.restore.engine import deblur_steps
+from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.zoo.registry import Param, get_method, list_methods
 
 
@@ -100,7 +100,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     image, file_axes = read_image(args.input)
     psf = read_psf(args.psf) if args.psf else None
     axes = args.axes or file_axes
-    if axes is None and args.rgb is False and image.ndim == 3 and image.shape[-1] in (3, 4) \
+    if axes is None and image.ndim == 3 and image.shape[-1] in (3, 4) \
             and args.input.suffix.lower() not in {".tif", ".tiff"}:
         axes = "YXC"  # PNG/JPEG colour images are always channel-last
     steps = deblur_steps(
@@ -109,15 +109,12 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
         output_dtype="float32" if args.float32 else "same", **params,
     )
     with tqdm(total=1, desc=args.method, unit="tile") as bar:
-        while True:
-            try:
-                event = next(steps)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            bar.total = event.total
-            bar.n = event.done
+
+        def show(event: Progress) -> None:
+            bar.total, bar.n = event.total, event.done
             bar.refresh()
+
+        result = drain(steps, show)
     write_image(args.output, result, axes=axes)
     print(f"wrote {args.output} {result.shape} {result.dtype}")
     return 0

@@ -8,9 +8,9 @@ generator, which cancels between tile batches), and :func:`deblur` simply drains
 from __future__ import annotations
 
 import warnings
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -20,6 +20,8 @@ from napari_deblur.restore.intensity import intensity_map, restore_dtype
 from napari_deblur.restore.psf_prep import validate_psf
 from napari_deblur.restore.tiling import plan_tiles, run_tiled
 from napari_deblur.zoo.registry import MethodSpec, get_method
+
+T = TypeVar("T")
 
 # Largest plane/volume (in pixels) run in one piece when the method has no tile size of its own.
 WHOLE_IMAGE_LIMIT = 4096 * 4096
@@ -198,11 +200,17 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 restorer = spec.build(psf=psf_arr, device=dev, **values)
 
 
-def deblur(image: Any, method: str | MethodSpec = "richardson_lucy", **kwargs: Any) -> np.ndarray:
-    """Run :func:`deblur_steps` to completion and return the result."""
-    steps = deblur_steps(image, method, **kwargs)
+def drain(steps: Generator[Progress, None, T], on_progress: Callable[[Progress], None] | None = None) -> T:
+    """Run a progress generator to completion, passing each event to ``on_progress``; return its result."""
     while True:
         try:
-            next(steps)
+            event = next(steps)
         except StopIteration as stop:
             return stop.value
+        if on_progress is not None:
+            on_progress(event)
+
+
+def deblur(image: Any, method: str | MethodSpec = "richardson_lucy", **kwargs: Any) -> np.ndarray:
+    """Run :func:`deblur_steps` to completion and return the result."""
+    return drain(deblur_steps(image, method, **kwargs))

@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable, Generator
 from typing import Any
 
+from napari_deblur.restore.engine import drain
+
 
 def sync_workers() -> bool:
     return os.environ.get("NAPARI_DEBLUR_SYNC_WORKERS", "") not in ("", "0", "false")
@@ -26,13 +28,7 @@ def start(
     """Start the generator made by ``make_steps``; return the napari worker (``None`` when synchronous)."""
     if sync_workers():
         try:
-            steps = make_steps()
-            while True:
-                try:
-                    on_yield(next(steps))
-                except StopIteration as stop:
-                    on_return(stop.value)
-                    break
+            on_return(drain(make_steps(), on_yield))
         except Exception as err:  # noqa: BLE001 - reported to the user like the threaded path
             on_error(err)
         finally:

@@ -12,7 +12,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 from superqt import QCollapsible
 
-from napari_deblur.restore.engine import deblur_steps, resolve_device
+from napari_deblur.restore.engine import deblur_steps, drain, resolve_device
 from napari_deblur.widgets._params import params_container
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -226,13 +226,8 @@ def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None
         check_image_layer(psf, "PSF")
         psf = np.asarray(psf.data)
     axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
-    steps = deblur_steps(np.asarray(layer.data), method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            result = stop.value
-            break
+    result = drain(deblur_steps(np.asarray(layer.data), method, psf=psf, axes=axes, rgb=layer.rgb or None,
+                                **kwargs))
     spec = get_method(method)
     params = spec.resolve_params({k: v for k, v in kwargs.items() if k in {p.name for p in spec.params}})
     layer_kwargs = output_layer_kwargs(layer, method, params, axes or "")
