@@ -73,3 +73,11 @@ def test_demo_prints_psnr_and_writes_comparison(tmp_path, capsys):
     assert after > before + 2
     side, _ = read_image(tmp_path / "demo_side_by_side.png")
     assert side.shape == (512, 3 * 512) and side.dtype == np.uint8
+
+
+def test_demo_gui_without_display_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main(["demo", "--out", str(tmp_path), "--method", "wiener", "--gui"]) == 0
+    assert "no display found" in capsys.readouterr().out

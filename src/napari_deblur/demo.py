@@ -7,6 +7,8 @@ are printed, and a side-by-side PNG (blurred | deblurred | sharp) is written.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -58,7 +60,10 @@ def run_demo(out: Path, method: str = "richardson_lucy", seed: int = 3, gui: boo
     write_image(out / "demo_kernel.tif", kernel)
     print(f"wrote {path} (blurred | deblurred | sharp)")
     if gui:
-        _show(sharp, blurred, restored, kernel, method)
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            print("--gui: no display found (DISPLAY is not set); skipping napari. Try: xvfb-run -a, or ssh -X.")
+        else:
+            _show(sharp, blurred, restored, kernel, method)
     return 0
 
 

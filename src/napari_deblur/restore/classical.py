@@ -84,11 +84,14 @@ class _FFTDeconvolver:
             self._otf_cache[shape] = psf_to_otf(self.psf, shape, self.device)
         return self._otf_cache[shape]
 
-    def conv(self, x: torch.Tensor, otf: torch.Tensor, adjoint: bool = False) -> torch.Tensor:
+    def filter(self, x: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+        """Circular filtering of the trailing spatial axes by a transfer function on the rfft grid."""
         dims = tuple(range(-self.spatial_ndim, 0))
-        spec = torch.fft.rfftn(x, dim=dims)
-        spec = spec * (otf.conj() if adjoint else otf)
-        return torch.fft.irfftn(spec, s=x.shape[-self.spatial_ndim :], dim=dims)
+        return torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * transfer, s=x.shape[-self.spatial_ndim :], dim=dims)
+
+    def conv(self, x: torch.Tensor, otf: torch.Tensor, adjoint: bool = False) -> torch.Tensor:
+        """Circular convolution with the PSF (or correlation, its adjoint)."""
+        return self.filter(x, otf.conj() if adjoint else otf)
 
     def extend(
         self, x: torch.Tensor, taper: bool = True
@@ -164,9 +167,7 @@ class WienerDeconvolver(_FFTDeconvolver):
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         padded, pads, full = self.extend(batch.float())
-        dims = tuple(range(-self.spatial_ndim, 0))
-        spec = torch.fft.rfftn(padded, dim=dims) * self._filter(full)
-        return self.crop(torch.fft.irfftn(spec, s=full, dim=dims), pads)
+        return self.crop(self.filter(padded, self._filter(full)), pads)
 
 
 class RichardsonLucyDeconvolver(_FFTDeconvolver):
@@ -184,16 +185,15 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
         self._mask_cache: dict = {}
 
     def _tv_term(self, est: torch.Tensor) -> torch.Tensor:
-        """div(grad u / |grad u|) with forward differences and their adjoint (backward differences)."""
-        dims = list(range(est.ndim - self.spatial_ndim, est.ndim))
-        grads = [torch.diff(est, dim=d, append=est.narrow(d, est.shape[d] - 1, 1)) for d in dims]
-        norm = torch.sqrt(sum(g * g for g in grads) + _EPS)
+        """div(grad u / |grad u|): forward differences, then their adjoint (backward, zero at the start)."""
+        dims = range(est.ndim - self.spatial_ndim, est.ndim)
+        grads = {d: torch.diff(est, dim=d, append=est.narrow(d, est.shape[d] - 1, 1)) for d in dims}
+        norm = torch.sqrt(sum(g * g for g in grads.values()) + _EPS)
         div = torch.zeros_like(est)
-        for d, g in zip(dims, grads):
+        for d, g in grads.items():
             n = g / norm
-            div = div + n - torch.roll(n, 1, dims=d) * (torch.arange(est.shape[d], device=est.device) > 0).reshape(
-                [-1 if i == d else 1 for i in range(est.ndim)]
-            )
+            previous = torch.cat([torch.zeros_like(n.narrow(d, 0, 1)), n.narrow(d, 0, n.shape[d] - 1)], dim=d)
+            div += n - previous
         return div
 
     def _weights(self, spatial: tuple[int, ...], pads, full) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,13 +216,10 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
         mask, inv_weight = self._weights(spatial, pads, full)
         data = est * mask
         est = est.clamp_min(_EPS)
-        dims = tuple(range(-self.spatial_ndim, 0))
-        otf_conj = otf.conj()
+        otf_conj = otf.conj()  # once, not per iteration
         for _ in range(self.iterations):
-            predicted = torch.fft.irfftn(torch.fft.rfftn(est, dim=dims) * otf, s=full, dim=dims)
-            ratio = data / predicted.clamp_min_(_EPS)
-            correction = torch.fft.irfftn(torch.fft.rfftn(ratio, dim=dims) * otf_conj, s=full, dim=dims)
-            est = est * correction.mul_(inv_weight)
+            ratio = data / self.filter(est, otf).clamp_min_(_EPS)
+            est = est * self.filter(ratio, otf_conj).mul_(inv_weight)
             if self.tv_weight > 0:
                 est = est / (1 - self.tv_weight * self._tv_term(est)).clamp_min(0.05)
         return self.crop(est, pads)
