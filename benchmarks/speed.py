@@ -1,4 +1,6 @@
-"""Speed and peak memory of our Richardson-Lucy (and Wiener) against scikit-image, same inputs, same run.
+"""Speed and peak memory: our Richardson-Lucy (and Wiener) against scikit-image, and the model zoo.
+
+Classical (``--only classical``): our Richardson-Lucy and Wiener against scikit-image, same inputs, same run.
 
 Cases: 2D 1024x1024 float32 with a 25x25 camera-shake kernel, 3D 64x256x256 float32 with a 17x17x17
 Gaussian PSF, and the 2D case as uint16 (scikit-image converts uint16 to float64, we compute in float32);
@@ -7,7 +9,13 @@ is its own; the best of ``--repeats`` timings is reported. scipy's FFT (inside s
 thread by default, torch uses all cores: both are what a user gets out of the box, and we also report
 ours pinned to one thread for a per-core comparison.
 
-Run: python benchmarks/speed.py   (about 5 minutes on 2 CPU cores)
+Zoo (``--only zoo``): per family and size, parameters, multiply-accumulates (MACs) of one 256x256 forward
+pass, and seconds per megapixel and peak memory deblurring a 1024x1024 image through the engine
+(``deblur()`` with its default tiling), in float32 and, where the CPU computes it natively, in bfloat16 with
+channels-last tensors (the ``precision="auto"`` choice). Untrained weights: speed does not depend on them.
+Each measurement runs in a fresh subprocess after a 256x256 warm-up in the same process.
+
+Run: python benchmarks/speed.py   (about 5 minutes on 2 CPU cores for classical, 15 for the zoo)
 """
 
 from __future__ import annotations
@@ -86,22 +94,79 @@ def run_one(impl: str, case: str, threads: int, repeats: int) -> dict:
             "megapixels": blurred.size / 1e6}
 
 
-def measure(impl: str, case: str, threads: int, repeats: int) -> dict:
-    cmd = [sys.executable, __file__, "--one", impl, case, str(threads), str(repeats)]
+def run_zoo_one(name: str, size: str, precision: str) -> dict:
+    """Deblur a 1024x1024 image with one untrained zoo model through the engine; called in a subprocess."""
+    import torch
+
+    import napari_deblur as nd
+
+    rng = np.random.default_rng(0)
+    image = rng.random((1024, 1024), dtype=np.float32)
+    kwargs = {"weights": "random", "size": size, "precision": precision}
+    torch.manual_seed(0)
+    nd.deblur(image[:256, :256], name, **kwargs)  # warm-up: oneDNN builds its kernels on first use
+    t0 = time.perf_counter()
+    nd.deblur(image, name, **kwargs)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "peak_mb": peak / 1024, "megapixels": image.size / 1e6}
+
+
+def measure(*args: str | int) -> dict:
+    cmd = [sys.executable, __file__, "--one", *map(str, args)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
+def zoo_main() -> None:
+
+    from napari_deblur.zoo import FAMILIES, create
+    from napari_deblur.zoo.blocks import conv_macs, count_parameters
+    from napari_deblur.zoo.families import _cpu_has_native_bf16
+    from napari_deblur.zoo.registry import list_methods
+
+    list_methods()
+    precisions = ["float32"] + (["bfloat16"] if _cpu_has_native_bf16() else [])
+    lines = ["| model | size | parameters | GMACs at 256² | precision | s / MP (1024² via deblur) | "
+             "peak RSS (MB) |", "|---|---|---|---|---|---|---|"]
+    for name in sorted(FAMILIES):
+        for size in FAMILIES[name].sizes:
+            model = create(name, size).eval()
+            params, macs = count_parameters(model), conv_macs(model, (1, 1, 256, 256)) / 1e9
+            del model
+            for precision in precisions:
+                r = measure("zoo", name, size, precision)
+                line = (f"| `{name}` | {size} | {params:,} | {macs:.1f} | {precision} | "
+                        f"{r['seconds'] / r['megapixels']:.2f} | {r['peak_mb']:.0f} |")
+                print(line, flush=True)
+                lines.append(line)
+    head = (f"Machine: {machine()}. One 1024x1024 float32 image through `deblur()` (one 1024² tile: the "
+            "networks' default tile size), untrained weights; MACs count convolutions, linears and attention "
+            "products of one 256x256 forward pass. bfloat16 rows use channels-last tensors "
+            "(`precision=\"auto\"` on this CPU).")
+    write_section("zoo-speed", "\n".join([head, "", *lines]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", choices=("classical", "zoo"), help="run one part (default: both)")
     args = parser.parse_args()
     if args.one:
-        impl, case, threads, repeats = args.one
-        print(json.dumps(run_one(impl, case, int(threads), int(repeats))))
+        if args.one[0] == "zoo":
+            print(json.dumps(run_zoo_one(*args.one[1:])))
+        else:
+            impl, case, threads, repeats = args.one
+            print(json.dumps(run_one(impl, case, int(threads), int(repeats))))
         return
+    if args.only != "zoo":
+        classical_main(args)
+    if args.only != "classical":
+        zoo_main()
 
+
+def classical_main(args: argparse.Namespace) -> None:
     import torch
 
     cores = torch.get_num_threads()

@@ -17,10 +17,11 @@ import numpy as np
 from napari_deblur.restore.engine import Progress, deblur_steps
 from napari_deblur.restore.engine import deblur as _deblur
 from napari_deblur.zoo.registry import MethodSpec, Param, get_method, list_methods
+from napari_deblur.zoo.weights import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["MethodSpec", "Param", "Progress", "deblur", "deblur_steps", "get_method", "list_methods"]
+__all__ = ["MethodSpec", "Param", "Progress", "deblur", "deblur_steps", "get_method", "list_methods", "load_model"]
 
 
 def deblur(

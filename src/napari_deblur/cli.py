@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_methods() -> int:
     for spec in list_methods():
         psf = ", needs a PSF" if spec.needs_psf else ""
-        print(f"{spec.name}  [{spec.kind}{psf}]  {spec.description}")
+        reason = spec.why_unavailable()
+        status = f", {reason}" if reason else ""
+        print(f"{spec.name}  [{spec.kind}{psf}{status}]  {spec.description}")
         for p in spec.params:
             rng = f" in [{p.min}, {p.max}]" if p.min is not None or p.max is not None else ""
             choices = f" one of {'/'.join(p.choices)}" if p.choices else ""

@@ -139,3 +139,18 @@ def test_threaded_run_and_cancel(viewer_with_data, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: widget._worker is None, timeout=30000)
     assert "big deblurred (richardson_lucy)" not in viewer.layers
     assert widget.run_button.enabled
+
+
+def test_untrained_network_is_marked_and_cannot_run(make_napari_viewer, tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path / "models"))
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((40, 40), dtype=np.float32), name="img")
+    widget = DeblurWidget(viewer)
+    labels = dict((name, label) for label, name in widget._method_choices())
+    assert labels["nafnet"] == "nafnet (untrained)"
+    widget.method.value = "nafnet"
+    assert not widget.run_button.enabled and "untrained" in widget.run_button.text
+    widget._advanced["weights"].value = "random"
+    assert widget.run_button.enabled
+    widget.run()
+    assert "img deblurred (nafnet)" in viewer.layers

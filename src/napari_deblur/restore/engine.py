@@ -175,8 +175,9 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 size_multiple=spec.size_multiple,
                 batch_size=_batch_size(tile, spatial_shape),
                 device=dev,
+                align=spec.tile_alignment,
             )
-            total = len(normalized) * plan_tiles(spatial_shape, tile, overlap).count
+            total = len(normalized) * plan_tiles(spatial_shape, tile, overlap, align=spec.tile_alignment).count
             while True:
                 try:
                     done = next(runner)

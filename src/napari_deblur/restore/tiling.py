@@ -38,27 +38,35 @@ class TilePlan:
         return list(itertools.product(*self.starts))
 
 
-def plan_tiles(shape: Sequence[int], tile_size: int | None, overlap: int, margin: int = 0) -> TilePlan:
+def plan_tiles(shape: Sequence[int], tile_size: int | None, overlap: int, margin: int = 0,
+               align: int = 1) -> TilePlan:
     """Cut ``shape`` into tiles of ``tile_size`` (``None``: one tile) overlapping by at least ``overlap``.
 
     ``margin`` (at most half the overlap) is the part of each overlap a tile does not contribute to.
+    ``align`` > 1 puts every tile origin on a multiple of ``align``: a network that downsamples by that factor
+    then sees each tile on the same pixel grid as the whole image, so tiles agree where they overlap. Tiled
+    axes are then planned on the shape rounded up to ``align`` (``TilePlan.shape``), which the caller pads.
     """
     shape = tuple(int(s) for s in shape)
     if tile_size is None:
         return TilePlan(shape, shape, (0,) * len(shape), tuple((0,) for _ in shape))
-    tile = tuple(min(int(tile_size), s) for s in shape)
-    overlaps = tuple(min(overlap, t // 2) if t < s else 0 for t, s in zip(tile, shape))
-    starts = []
-    for s, t, o in zip(shape, tile, overlaps):
-        if t >= s:
-            starts.append((0,))
+    padded, tiles, overlaps, starts = [], [], [], []
+    for s in shape:
+        t = min(int(tile_size), s)
+        if t >= s:  # this axis fits in one tile
+            padded.append(s), tiles.append(s), overlaps.append(0), starts.append((0,))
             continue
-        stride = t - o
+        if align > 1:
+            s, t = -(-s // align) * align, max(align, t // align * align)
+        o = min(overlap, t // 2)
+        # Rounding origins to ``align`` may move a tile by up to align - 1: plan with that much to spare.
+        stride = max(1, t - o - (align - 1))
         n = math.ceil((s - t) / stride) + 1
         # Spread the tiles evenly so every overlap is at least ``o`` and the last tile ends at the border.
-        starts.append(tuple(round(i * (s - t) / (n - 1)) for i in range(n)))
+        starts.append(tuple(round(i * (s - t) / (n - 1) / align) * align for i in range(n)))
+        padded.append(s), tiles.append(t), overlaps.append(o)
     margin = max(0, min([margin] + [o // 2 for o in overlaps if o > 0]))
-    return TilePlan(shape, tile, overlaps, tuple(starts), margin)
+    return TilePlan(tuple(padded), tuple(tiles), tuple(overlaps), tuple(starts), margin)
 
 
 def _ramp(length: int, width: int, margin: int, ramp_before: bool, ramp_after: bool) -> np.ndarray:
@@ -119,20 +127,26 @@ def run_tiled(
     size_multiple: int,
     batch_size: int,
     device: torch.device,
+    align: int = 1,
 ) -> Generator[int, None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
     ``context`` is the method's receptive field: tiles are reflect-padded by it, and it is the margin of
-    each overlap that a tile does not contribute to.
+    each overlap that a tile does not contribute to. ``align``: see :func:`plan_tiles` (the context is
+    rounded up to it too, so a padded tile still starts on the image's grid).
 
     Yields the number of tiles finished after each batch (the total is ``B * plan.count``) and returns the
     restored float32 array of the same shape. Closing the generator stops between batches.
     """
     spatial = planes.shape[1:]
     assert len(spatial) == spatial_ndim
-    plan = plan_tiles(spatial, tile_size, overlap, margin=context)
+    context = -(-context // align) * align
+    plan = plan_tiles(spatial, tile_size, overlap, margin=context, align=align)
+    if plan.shape != tuple(spatial):  # aligned tiling: reflect-pad to the planned shape, crop at the end
+        extra = [(0, 0)] + [(0, p - s) for p, s in zip(plan.shape, spatial)]
+        planes = np.pad(planes, extra, mode="reflect")
     out = np.zeros(planes.shape, dtype=np.float32)
-    weight_sum = np.zeros(spatial, dtype=np.float32)
+    weight_sum = np.zeros(plan.shape, dtype=np.float32)
     positions = plan.positions()
     weights = {pos: tile_weight(plan, pos) for pos in positions}
     for pos in positions:
@@ -155,4 +169,4 @@ def run_tiled(
         done += len(chunk)
         yield done
     out /= weight_sum
-    return out
+    return out[(slice(None), *(slice(0, s) for s in spatial))]

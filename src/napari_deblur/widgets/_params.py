@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox, Widget
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget
 
 from napari_deblur.zoo.registry import Param
 
@@ -29,7 +29,7 @@ def param_widget(p: Param, value: Any = None) -> Widget:
         widget.native.setDecimals(6)
         widget.value = float(value)
         return widget
-    return ComboBox(choices=[value], value=value, **common)
+    return LineEdit(value=str(value), **common)
 
 
 def _step(p: Param) -> float:

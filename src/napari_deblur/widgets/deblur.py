@@ -70,7 +70,7 @@ class DeblurWidget(Container):
         method = self._settings.get("method") if self._settings.get("method") in names else names[0]
 
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=False)
-        self.method = ComboBox(label="method", choices=names, value=method)
+        self.method = ComboBox(label="method", choices=self._method_choices, value=method)
         self.method_help = Label(value="")
         self.psf = ComboBox(label="PSF", choices=self._image_layers, nullable=True,
                             tooltip="The point-spread function, as an image layer (2D, or 3D for z-stacks).")
@@ -121,6 +121,11 @@ class DeblurWidget(Container):
     def _on_image_changed(self, layer: Any) -> None:
         self.axes.value = guess_axes(layer) if layer is not None else ""
 
+    @staticmethod
+    def _method_choices(_widget: Any = None) -> list[tuple[str, str]]:
+        """(label, name) pairs; networks without weights say so in their label."""
+        return [(f"{s.name} (untrained)" if s.why_unavailable() else s.name, s.name) for s in list_methods()]
+
     # -- method parameters ---------------------------------------------------------------------
     def _on_method_changed(self, name: str) -> None:
         spec = get_method(name)
@@ -136,8 +141,19 @@ class DeblurWidget(Container):
             self._advanced_box.addWidget(self._advanced.native)
         self._advanced_box.setVisible(len(self._advanced) > 0)
 
+        for w in [*self._basic, *self._advanced]:
+            w.changed.connect(self._update_availability)
+        self._update_availability()
+
     def param_values(self) -> dict[str, Any]:
         return {w.name: w.value for w in [*self._basic, *self._advanced]}
+
+    def _update_availability(self, _value: Any = None) -> None:
+        """Grey out Run, with the reason, when the method cannot run (e.g. an untrained network)."""
+        reason = get_method(self.method.value).why_unavailable(self.param_values())
+        running = self._worker is not None
+        self.run_button.enabled = reason is None and not running
+        self.run_button.text = f"Run ({reason})" if reason else "Run"
 
     # -- running -------------------------------------------------------------------------------
     def _request(self) -> dict[str, Any]:
@@ -203,8 +219,9 @@ class DeblurWidget(Container):
         self.status.value = event.message
 
     def _on_finish(self) -> None:
-        self.run_button.enabled, self.cancel_button.enabled = True, False
         self._worker = None
+        self.cancel_button.enabled = False
+        self._update_availability()
 
     def _show_error(self, err: BaseException) -> None:
         from napari.utils.notifications import show_error

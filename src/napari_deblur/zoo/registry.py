@@ -94,7 +94,10 @@ class MethodSpec:
     """Everything the widget, CLI and API need to know about one method.
 
     ``build(psf=..., device=..., **params)`` returns a :class:`Restorer`. ``default_tile_size`` of
-    ``None`` means "whole plane/volume unless it is too large" (classical FFT methods).
+    ``None`` means "whole plane/volume unless it is too large" (classical FFT methods). ``unavailable``,
+    given resolved parameters, says why the method cannot run with them (e.g. a network with no trained
+    weights yet), or returns ``None``; the widget greys out Run with that reason. ``tile_alignment``: tile
+    origins are multiples of it (a network's total downsampling), so tiles see the whole image's pixel grid.
     """
 
     name: str
@@ -105,6 +108,14 @@ class MethodSpec:
     needs_psf: bool = False
     size_multiple: int = 1
     default_tile_size: int | None = None
+    tile_alignment: int = 1
+    unavailable: Callable[[Mapping[str, Any]], str | None] | None = field(default=None, repr=False, compare=False)
+
+    def why_unavailable(self, params: Mapping[str, Any] | None = None) -> str | None:
+        """``None`` when the method can run with ``params`` (defaults if omitted), else the reason."""
+        if self.unavailable is None:
+            return None
+        return self.unavailable(self.resolve_params(params or {}))
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -140,9 +151,22 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+BUILTIN_MODULES = (
+    "napari_deblur.restore.classical",
+    "napari_deblur.zoo.srn",
+    "napari_deblur.zoo.msdf_unet",
+    "napari_deblur.zoo.swin_unet",
+    "napari_deblur.zoo.deblurgan",
+    "napari_deblur.zoo.nafnet",
+)
+
+
 def _ensure_builtins() -> None:
-    # Imported lazily so that importing the registry alone stays cheap and free of cycles.
-    from napari_deblur.restore import classical  # noqa: F401
+    # Imported lazily (each module registers itself), so importing the registry alone stays cheap and acyclic.
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
 
 
 def get_method(name: str) -> MethodSpec:

@@ -1,0 +1,163 @@
+"""Network families of the model zoo: how each is sized, created, and exposed as a deblurring method.
+
+An architecture file ends with ``register_family(Family(...))``; that one call makes the network available
+to ``napari_deblur.zoo.create``, ``deblur(image, name)``, the CLI and the deblur widget. The method's
+parameters are the family's named ``size`` and the ``weights`` to load.
+
+Module contract (what every family's class provides):
+
+- ``__init__(in_channels=1, **config)`` where ``config`` is one entry of the family's ``sizes``;
+- ``forward(x, return_all_scales=False)``: ``x`` is (N, C, H, W) in [0, 1], any H, W >= 1 (the module pads to
+  its own multiple and crops back); returns (N, C, H, W), or with ``return_all_scales`` a list of every
+  scale's estimate ordered coarse to fine (the last is full resolution; single-scale models return one);
+- ``receptive_field``: an int, about the half-width in pixels an output pixel depends on (tile overlap);
+- no ``.cuda()``: the device follows the input; inference never needs train mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from napari_deblur.zoo.registry import MethodSpec, Param, register
+
+RANDOM_WEIGHTS = "random"
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class Family:
+    """One architecture family: its class, its named sizes and what to tell users about it."""
+
+    name: str
+    cls: type[nn.Module]
+    sizes: Mapping[str, Mapping[str, Any]]
+    description: str
+    citation: str
+    default_size: str = "small"
+    #: Default tile side: whole 1024x1024 images in one pass (no overlap recomputed), bounded memory beyond.
+    tile_size: int = 1024
+    #: Tile origins snap to multiples of this (the networks downsample by up to 16), see restore.tiling.
+    tile_alignment: int = 16
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def create(name: str, size: str = "small", **overrides: Any) -> nn.Module:
+    """A randomly initialized module of family ``name`` at a named ``size``, with config ``overrides``."""
+    from napari_deblur.zoo.registry import get_method
+
+    get_method(name)  # imports the built-in families, and names the valid methods if ``name`` is unknown
+    if name not in FAMILIES:
+        raise ValueError(f"{name!r} is not a network; networks: {', '.join(sorted(FAMILIES))}.")
+    family = FAMILIES[name]
+    if size not in family.sizes:
+        raise ValueError(f"{name} has no size {size!r}; sizes: {', '.join(family.sizes)}.")
+    config = {**family.sizes[size], **overrides}
+    return family.cls(**config)
+
+
+def _cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 convolutions natively here (AVX512-BF16 or AMX), so they are faster."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """The compute dtype for ``precision`` on ``device``; ``"auto"`` picks bfloat16 only where it is native.
+
+    bfloat16 with channels-last memory was 2-8x faster than float32 for every family on an AVX512-BF16 CPU
+    (docs/benchmarks.md). Convolutions then run in bfloat16 while each model's global skip (input + residual)
+    stays in float32, so 16-bit microscopy data keeps its precision.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
+    if precision != "auto":
+        return getattr(torch, precision)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and _cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
+class NetworkRestorer:
+    """Runs a zoo module on the engine's normalized tiles (N, 1, H, W), in eval mode, without autograd.
+
+    Tensors are channels-last (NHWC): with it oneDNN ran every family 1.3-1.8x faster in float32 and
+    faster still in bfloat16, and tensor cores want it too. With a 16-bit ``dtype`` the module runs under
+    autocast. The result is always a contiguous float32 tensor.
+    """
+
+    spatial_ndim = 2
+
+    def __init__(self, module: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32) -> None:
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.module = module.eval().to(self.device, memory_format=torch.channels_last)
+        self.receptive_field = int(getattr(module, "receptive_field", 32))
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
+        low = self.dtype != torch.float32
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.dtype, enabled=low):
+            return self.module(x).float().contiguous()
+
+
+def _build(family: Family, *, psf: Any, device: torch.device, size: str, weights: str,
+           precision: str) -> NetworkRestorer:
+    if weights == RANDOM_WEIGHTS:
+        module = create(family.name, size)
+    else:
+        from napari_deblur.zoo.weights import find_weights, load_model
+
+        path = find_weights(weights or f"{family.name}-{size}")
+        if path is None:
+            raise ValueError(
+                f"No trained weights for {family.name} ({size}) yet: train a model (napari-deblur train), pass "
+                f"weights=<name or .safetensors path>, or weights='{RANDOM_WEIGHTS}' to test an untrained network."
+            )
+        module = load_model(path)
+    return NetworkRestorer(module, device, resolve_precision(precision, torch.device(device)))
+
+
+def untrained_reason(family: Family, params: Mapping[str, Any]) -> str | None:
+    """Why ``family`` cannot run with ``params`` (no weights for that size/name), or ``None``."""
+    from napari_deblur.zoo.weights import find_weights
+
+    weights = params.get("weights") or f"{family.name}-{params['size']}"
+    if weights == RANDOM_WEIGHTS or find_weights(weights) is not None:
+        return None
+    return f"untrained: no weights {weights!r} yet"
+
+
+def register_family(family: Family) -> Family:
+    """Make ``family`` a method in the registry (its name, sizes and weights as parameters)."""
+    FAMILIES[family.name] = family
+    register(MethodSpec(
+        name=family.name,
+        kind="network",
+        description=family.description,
+        build=lambda *, psf, device, _f=family, **values: _build(_f, psf=psf, device=device, **values),
+        params=(
+            Param("size", str, family.default_size, "Model size: small is fast on a CPU, base is the paper's.",
+                  choices=tuple(family.sizes)),
+            Param("weights", str, "", "Trained model name or .safetensors path; blank = the shipped weights "
+                  f"for this size; '{RANDOM_WEIGHTS}' = untrained (for tests).", advanced=True),
+            Param("precision", str, "auto", "Arithmetic: auto = bfloat16 where the CPU/GPU computes it natively "
+                  "(2-8x faster), else float32.", choices=PRECISIONS, advanced=True),
+        ),
+        size_multiple=1,
+        default_tile_size=family.tile_size,
+        tile_alignment=family.tile_alignment,
+        unavailable=lambda params, _f=family: untrained_reason(_f, params),
+    ))
+    return family

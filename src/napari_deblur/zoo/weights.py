@@ -1,0 +1,122 @@
+"""Model files: one ``.safetensors`` per model, with its model card as JSON in the file's metadata.
+
+Loading rebuilds the module from the card (family, size, config) and loads the tensors strictly, so a file
+always comes back as exactly the network that was saved. Pickled checkpoints (``.pt``/``.pth``/``.ckpt``) can
+run arbitrary code when loaded, so they are refused unless the caller passes ``trust=True``.
+
+Where models are found, by name: the user model folder (``NAPARI_DEBLUR_MODEL_DIR`` or platformdirs'
+user data folder + ``models``), then the weights shipped with the package (``weights/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from platformdirs import user_data_dir
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
+
+
+def user_model_dir() -> Path:
+    return Path(os.environ.get("NAPARI_DEBLUR_MODEL_DIR") or Path(user_data_dir("napari-deblur")) / "models")
+
+
+def shipped_weight_dirs() -> list[Path]:
+    """``weights/`` inside the installed package (wheel) and at the repository root (editable install)."""
+    here = Path(__file__).resolve().parent.parent
+    return [here / "weights", here.parents[1] / "weights"]
+
+
+def model_files() -> dict[str, Path]:
+    """All model files by name (file stem); user models shadow shipped ones of the same name."""
+    found: dict[str, Path] = {}
+    for folder in [*shipped_weight_dirs(), user_model_dir()]:
+        if folder.is_dir():
+            found.update({p.stem: p for p in sorted(folder.glob("*.safetensors"))})
+    return found
+
+
+def find_weights(name_or_path: str) -> Path | None:
+    """A model file given its name or path, or ``None`` when there is none."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix and path.is_file():
+        return path
+    return model_files().get(name_or_path)
+
+
+def read_card(path: str | os.PathLike) -> dict[str, Any]:
+    """The model card stored in a ``.safetensors`` file's metadata."""
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "card" not in meta:
+        raise ValueError(f"{path} has no model card in its metadata; it was not saved by napari-deblur.")
+    return json.loads(meta["card"])
+
+
+def save_model(module: nn.Module, path: str | os.PathLike, card: dict[str, Any], half: bool = False) -> Path:
+    """Write ``module``'s weights and ``card`` to ``path`` atomically; ``half`` stores fp16 (smaller files).
+
+    The card needs ``family``, ``size`` and ``config``; the parameter count and the date are added.
+    """
+    missing = {"family", "size", "config"} - set(card)
+    if missing:
+        raise ValueError(f"The model card lacks {', '.join(sorted(missing))}.")
+    card = {**card, "parameters": sum(p.numel() for p in module.parameters()),
+            "date": card.get("date") or datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in module.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".safetensors", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"card": json.dumps(card, default=str)})
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_model(name_or_path: str | os.PathLike, *, trust: bool = False, device: str | torch.device = "cpu"
+               ) -> nn.Module:
+    """Rebuild a model from its file (or name) and load its weights strictly; returns it in eval mode."""
+    from napari_deblur.zoo.families import create
+
+    path = find_weights(str(name_or_path))
+    if path is None:
+        names = ", ".join(sorted(model_files())) or "none yet"
+        raise ValueError(f"No model file or name {str(name_or_path)!r}. Known models: {names}.")
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        if not trust:
+            raise ValueError(
+                f"{path} is a pickled checkpoint, which can run arbitrary code when loaded. Convert it to "
+                ".safetensors, or pass trust=True if you know where it comes from."
+            )
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        card = state.get("card") if isinstance(state, dict) else None
+        if card is None:
+            raise ValueError(f"{path} carries no napari-deblur model card; cannot tell which network it is.")
+        tensors = state["state_dict"]
+    elif path.suffix.lower() == ".safetensors":
+        card = read_card(path)
+        tensors = load_file(str(path))
+    else:
+        raise ValueError(f"{path}: unknown model format {path.suffix!r}; use .safetensors.")
+    module = create(card["family"], card["size"], **card.get("config", {}))
+    dtype = next(module.parameters()).dtype
+    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not match the {card['family']} ({card['size']}) network: {err}") from None
+    module.card = card
+    return module.eval().to(device)

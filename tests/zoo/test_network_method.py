@@ -1,0 +1,93 @@
+"""Zoo networks as deblurring methods: registry parameters, precision choice, tiling, CLI listing, untrained
+models refused with a way out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import napari_deblur as nd
+from napari_deblur.cli import main as cli_main
+from napari_deblur.restore.engine import resolve_device
+from napari_deblur.restore.tiling import plan_tiles
+from napari_deblur.zoo import FAMILIES, create
+from napari_deblur.zoo.families import NetworkRestorer, _cpu_has_native_bf16, resolve_precision
+
+nd.list_methods()
+NAMES = sorted(FAMILIES)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
+
+
+def test_every_family_is_a_network_method_with_size_weights_precision():
+    networks = {s.name: s for s in nd.list_methods() if s.kind == "network"}
+    assert set(networks) == {"srn", "msdf_unet", "swin_unet", "deblurgan", "nafnet"}
+    for spec in networks.values():
+        assert not spec.needs_psf
+        assert [p.name for p in spec.params] == ["size", "weights", "precision"]
+        assert set(spec.param("size").choices) >= {"small", "base"}
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("float32", cpu) == torch.float32
+    assert resolve_precision("bfloat16", cpu) == torch.bfloat16
+    assert resolve_precision("auto", cpu) == (torch.bfloat16 if _cpu_has_native_bf16() else torch.float32)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("int8", cpu)
+    with pytest.raises(ValueError, match="precision"):
+        nd.deblur(np.zeros((16, 16), np.float32), "nafnet", weights="random", precision="double")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bfloat16_restorer_agrees_with_float32(name):
+    """16-bit arithmetic inside the network, float32 skip outside: the output stays within ~45 dB of float32."""
+    torch.manual_seed(0)
+    module = create(name, "small")
+    x = torch.from_numpy(np.random.default_rng(0).random((1, 1, 72, 88), dtype=np.float32))
+    full = NetworkRestorer(module, resolve_device("cpu"), torch.float32)(x)
+    low = NetworkRestorer(module, resolve_device("cpu"), torch.bfloat16)(x)
+    assert low.dtype == torch.float32 and low.shape == x.shape
+    assert low.is_contiguous()
+    assert _psnr(low.numpy(), full.numpy()) > 45
+
+
+@pytest.mark.parametrize("name", ["nafnet", "msdf_unet"])
+def test_tiled_network_has_no_seams(name):
+    """Aligned, feathered tiles with receptive-field margins reproduce the whole-image result of a network
+    away from the image border (where the whole image sees the convs' zero padding, a tile reflected context)."""
+    image = np.random.default_rng(3).random((200, 260)).astype(np.float32)
+    torch.manual_seed(0)
+    whole = nd.deblur(image, name, weights="random", precision="float32")
+    torch.manual_seed(0)
+    tiled = nd.deblur(image, name, weights="random", precision="float32", tile_size=96, tile_overlap=48)
+    assert tiled.shape == image.shape
+    assert np.abs(tiled - whole)[16:-16, 16:-16].max() < 2e-3
+
+
+def test_aligned_tile_plan():
+    plan = plan_tiles((200, 260), 96, 48, margin=16, align=16)
+    assert plan.shape == (208, 272) and plan.tile == (96, 96)
+    for starts, size, tile in zip(plan.starts, plan.shape, plan.tile):
+        assert all(s % 16 == 0 for s in starts)
+        assert starts[0] == 0 and starts[-1] + tile == size
+        assert all(b - a <= tile - 48 for a, b in zip(starts, starts[1:]))  # overlaps of at least 48
+    assert plan_tiles((200, 260), 96, 48).shape == (200, 260)  # unaligned plans keep the shape
+
+
+def test_untrained_network_names_the_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="No trained weights for srn .*weights='random'"):
+        nd.deblur(np.zeros((32, 32), np.float32), "srn")
+
+
+def test_cli_lists_networks_and_marks_untrained(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
+    assert cli_main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in NAMES:
+        assert any(line.startswith(f"{name}  [network") and "untrained" in line for line in out.splitlines())
+    assert "--precision" in out
