@@ -9,6 +9,7 @@ import numpy as np
 
 from napari_deblur.demo import make_blurred_sample
 from napari_deblur.widgets.deblur import DeblurWidget
+from napari_deblur.widgets.synth import SynthesizeBlurWidget
 
 OUT = Path(__file__).parent / "images"
 
@@ -42,8 +43,31 @@ def main() -> None:
     viewer.close()
 
 
+def synth_screenshot() -> None:
+    """The Synthesize-blur widget after Apply on the astronaut: blurred layer, kernel preview."""
+    from skimage import data
+
+    viewer = napari.Viewer(title="napari-deblur", show=True)
+    viewer.window.resize(1400, 800)
+    viewer.add_image(data.astronaut(), name="astronaut", rgb=True)
+    widget = SynthesizeBlurWidget(viewer)
+    widget.native.setMaximumWidth(460)
+    viewer.window.add_dock_widget(widget, name="Synthesize blur", area="right")
+    widget.kind.value = "camera_shake"
+    widget.seed.value = 3
+    widget.apply()
+    viewer.layers["astronaut"].visible = False
+    viewer.layers["astronaut kernel (camera_shake)"].visible = False
+    napari.qt.get_qapp().processEvents()
+    viewer.reset_view()
+    napari.qt.get_qapp().processEvents()
+    viewer.screenshot(str(OUT / "synth_widget.png"), canvas_only=False)
+    viewer.close()
+
+
 if __name__ == "__main__":
     import os
 
     os.environ.setdefault("NAPARI_DEBLUR_SYNC_WORKERS", "1")
     main()
+    synth_screenshot()

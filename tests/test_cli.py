@@ -81,3 +81,39 @@ def test_demo_gui_without_display_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.platform", "linux")
     assert main(["demo", "--out", str(tmp_path), "--method", "wiener", "--gui"]) == 0
     assert "no display found" in capsys.readouterr().out
+
+
+def test_kinds_lists_every_blur_parameter(capsys):
+    assert main(["kinds"]) == 0
+    out = capsys.readouterr().out
+    for text in ("camera_shake", "linear_motion", "defocus", "widefield", "confocal", "--length", "--radius",
+                 "--na", "--emitter-depth", "random (seeded)"):
+        assert text in out
+
+
+def test_blur_writes_image_and_kernel(tmp_path, sharp):
+    import napari_deblur as nd
+
+    image = (sharp * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "sharp.tif", image)
+    code = main(["blur", str(tmp_path / "sharp.tif"), str(tmp_path / "blurred.tif"), "--kind", "camera_shake",
+                 "--seed", "3", "--noise", "0.01", "--size", "15", "--kernel-out", str(tmp_path / "k.tif")])
+    assert code == 0
+    out, _ = read_image(tmp_path / "blurred.tif")
+    kernel, _ = read_image(tmp_path / "k.tif")
+    expected, expected_kernel = nd.synthesize_blur(image, "camera_shake", seed=3, noise=0.01, size=15)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(kernel, expected_kernel)
+
+
+def test_blur_variants_and_foreign_flags(tmp_path, sharp, capsys):
+    tifffile.imwrite(tmp_path / "sharp.tif", sharp)
+    code = main(["blur", str(tmp_path / "sharp.tif"), str(tmp_path / "v.tif"), "--kind", "defocus",
+                 "--radius", "3", "--variants", "3", "--seed", "1", "--kernel-out", str(tmp_path / "k.tif")])
+    assert code == 0
+    assert read_image(tmp_path / "v.tif")[0].shape == (3, *sharp.shape)
+    assert read_image(tmp_path / "k.tif")[0].shape[0] == 3
+    with pytest.raises(SystemExit, match="--radius do\\(es\\) not apply to blur kind 'camera_shake'"):
+        main(["blur", str(tmp_path / "sharp.tif"), str(tmp_path / "x.tif"), "--radius", "3"])
+    assert main(["blur", str(tmp_path / "sharp.tif"), str(tmp_path / "x.tif"), "--kind", "nope"]) == 2
+    assert "camera_shake" in capsys.readouterr().err

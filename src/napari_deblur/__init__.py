@@ -4,6 +4,7 @@ The public API is napari-free, so the same calls work from scripts, the napari c
 
     import napari_deblur as nd
     sharp = nd.deblur(image, "richardson_lucy", psf=psf, iterations=30)
+    blurred, kernel = nd.synthesize_blur(sharp_image, "camera_shake", seed=3, noise=0.01)
     for spec in nd.list_methods():
         print(spec.name, spec.kind, [p.name for p in spec.params])
 """
@@ -16,12 +17,15 @@ import numpy as np
 
 from napari_deblur.restore.engine import Progress, deblur_steps
 from napari_deblur.restore.engine import deblur as _deblur
+from napari_deblur.synth.kinds import list_kinds, make_kernel
+from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.zoo.registry import MethodSpec, Param, get_method, list_methods
 from napari_deblur.zoo.weights import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["MethodSpec", "Param", "Progress", "deblur", "deblur_steps", "get_method", "list_methods", "load_model"]
+__all__ = ["MethodSpec", "Param", "Progress", "blur_variants", "deblur", "deblur_steps", "get_method", "list_kinds",
+           "list_methods", "load_model", "make_kernel", "synthesize_blur"]
 
 
 def deblur(

@@ -1,7 +1,8 @@
-"""The ``napari-deblur`` command: list methods, deblur files, run the demo.
+"""The ``napari-deblur`` command: list methods and blur kinds, deblur files, blur files, run the demo.
 
-Method flags are generated from the registry (``--balance``, ``--iterations``, ...), so every method
-parameter is a flag and new methods need no CLI code.
+Method flags are generated from the registry (``--balance``, ``--iterations``, ...) and blur-kind flags from
+the kinds' specs (``--length``, ``--radius``, ``--na``, ...), so every parameter is a flag and new methods or
+kinds need no CLI code.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
+from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.zoo.registry import Param, get_method, list_methods
 
 
@@ -21,16 +24,17 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_method_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per distinct parameter name across all methods, grouped under the methods that use it."""
-    seen: dict[str, Param] = {}
-    for spec in list_methods():
-        group = parser.add_argument_group(f"{spec.name} parameters ({spec.kind})")
-        for p in spec.params:
+def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str, Sequence[Param]]],
+                     prefix: str) -> None:
+    """One flag per distinct parameter name across ``specs`` (title, params), grouped under the first user."""
+    seen: set[str] = set()
+    for title, params in specs:
+        group = parser.add_argument_group(title)
+        for p in params:
             if p.name in seen:
                 continue
-            seen[p.name] = p
-            kwargs: dict = {"dest": f"param_{p.name}", "default": None, "help": f"{p.help} Default: {p.default}."}
+            seen.add(p.name)
+            kwargs: dict = {"dest": f"{prefix}{p.name}", "default": None, "help": f"{p.help} Default: {p.default}."}
             if p.type is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
@@ -40,18 +44,21 @@ def _add_method_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(_flag(p.name), **kwargs)
 
 
-def _method_params(args: argparse.Namespace, method: str) -> dict:
-    """The flags the user set, checked against the chosen method's parameters."""
-    spec = get_method(method)
-    names = {p.name for p in spec.params}
-    given = {k[len("param_") :]: v for k, v in vars(args).items() if k.startswith("param_") and v is not None}
+def _given_params(args: argparse.Namespace, prefix: str, params: Sequence[Param], owner: str) -> dict:
+    """The flags the user set, checked against the parameters of the chosen method or kind (``owner``)."""
+    names = {p.name for p in params}
+    given = {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
     foreign = sorted(set(given) - names)
     if foreign:
         raise SystemExit(
-            f"error: {', '.join(_flag(f) for f in foreign)} do(es) not apply to method {method!r}; "
+            f"error: {', '.join(_flag(f) for f in foreign)} do(es) not apply to {owner}; "
             f"its flags are: {', '.join(_flag(n) for n in sorted(names)) or 'none'}."
         )
     return given
+
+
+def _method_params(args: argparse.Namespace, method: str) -> dict:
+    return _given_params(args, "param_", get_method(method).params, f"method {method!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tile-overlap", type=int, help="Tile overlap in pixels.")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     d.add_argument("--float32", action="store_true", help="Write float32 instead of the input's dtype.")
-    _add_method_flags(d)
+    _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
+
+    sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
+
+    b = sub.add_parser("blur", help="Blur an image file realistically (training pairs, test data).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    b.add_argument("input", type=Path, help="Sharp input image (TIFF keeps dtype and axes; PNG, JPEG, ...).")
+    b.add_argument("output", type=Path, help="Blurred output image; written atomically.")
+    b.add_argument("--kind", default="camera_shake", help="Blur kind (see `napari-deblur kinds`).")
+    b.add_argument("--seed", type=int, help="Seed of the kernel and the noise (same seed, same result).")
+    b.add_argument("--noise", type=float, default=0.01, help="Gaussian noise sigma, fraction of the range.")
+    b.add_argument("--photons", type=float, help="Poisson shot noise: photons at the white level.")
+    b.add_argument("--jpeg-quality", type=int, help="JPEG-compress the result at this quality (1-100).")
+    b.add_argument("--gamma", type=float, help="Blur in linear light for display-encoded photos (2.2).")
+    b.add_argument("--depth", type=Path, help="Depth map / mask image in [0, 1]: spatially varying blur.")
+    b.add_argument("--focus", type=float, default=0.0, help="With --depth: the depth that stays sharp.")
+    b.add_argument("--kernel", type=Path, help="Kernel image file for --kind custom.")
+    b.add_argument("--kernel-out", type=Path, help="Also write the kernel used (TIFF, float32).")
+    b.add_argument("--axes", help="Axes of the input, e.g. ZYX, TYX, YXC (inferred when possible).")
+    b.add_argument("--rgb", action="store_true", help="The trailing axis of size 3/4 is colour.")
+    b.add_argument("--variants", type=int, default=1,
+                   help="Write N variants (seeds seed..seed+N-1) stacked along a new first axis.")
+    _add_param_flags(b, [(f"{k.name} parameters", k.params) for k in list_kinds()], "kind_")
 
     demo = sub.add_parser("demo", help="Blur a sample image, deblur it, print PSNR, save a comparison.")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="Folder for the results.")
@@ -122,6 +151,48 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_kinds() -> int:
+    for kind in list_kinds():
+        extra = ", random (seeded)" if kind.random else ""
+        extra += ", 2D or 3D" if kind.supports_3d else ""
+        print(f"{kind.name}  [blur{extra}]  {kind.description}")
+        for p in kind.params:
+            rng = f" in [{p.min}, {p.max}]" if p.min is not None or p.max is not None else ""
+            choices = f" one of {'/'.join(p.choices)}" if p.choices else ""
+            print(f"    {_flag(p.name):<24} {p.type.__name__:<5} default {p.default}{rng}{choices}. {p.help}")
+    return 0
+
+
+def _cmd_blur(args: argparse.Namespace) -> int:
+    from napari_deblur.io import read_image, write_image
+    from napari_deblur.synth.degrade import stack_kernels
+    from napari_deblur.synth.synthesize import blur_variants
+
+    params = _given_params(args, "kind_", get_kind(args.kind).params, f"blur kind {args.kind!r}")
+    image, file_axes = read_image(args.input)
+    axes = args.axes or file_axes
+    if axes is None and image.ndim == 3 and image.shape[-1] in (3, 4) \
+            and args.input.suffix.lower() not in {".tif", ".tiff"}:
+        axes = "YXC"  # PNG/JPEG colour images are always channel-last
+    depth = read_image(args.depth)[0] if args.depth else None
+    kernel = read_image(args.kernel)[0] if args.kernel else None
+    seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
+    stack, kernels = blur_variants(
+        image, args.variants, args.kind, seed=seed, noise=args.noise, photons=args.photons,
+        jpeg_quality=args.jpeg_quality, gamma=args.gamma, depth=depth, focus=args.focus, kernel=kernel,
+        axes=axes, rgb=args.rgb or None, **params,
+    )
+    result = stack[0] if args.variants == 1 else stack
+    # Variants stack along a new first axis; TIFF keeps the input's axes only for a single result.
+    write_image(args.output, result, axes=axes if args.variants == 1 else None)
+    print(f"wrote {args.output} {result.shape} {result.dtype} ({args.kind}, seed {seed})")
+    if args.kernel_out:
+        kernel_out = kernels[0] if args.variants == 1 else stack_kernels(kernels)
+        write_image(args.kernel_out, kernel_out.astype(np.float32))
+        print(f"wrote {args.kernel_out} {kernel_out.shape}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -129,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_methods()
         if args.command == "deblur":
             return _cmd_deblur(args)
+        if args.command == "kinds":
+            return _cmd_kinds()
+        if args.command == "blur":
+            return _cmd_blur(args)
         if args.command == "demo":
             from napari_deblur.demo import run_demo
 
