@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
+from napari_deblur.synth.kernels import default_shake_length
 from napari_deblur.synth.kinds import get_kind, make_kernel
 
 #: The parameter(s) of each kind that set its blur strength; a depth map scales them between 0 and 1.
@@ -162,16 +163,15 @@ class Degradation:
             spec = get_kind(self.kind)
             for name in STRENGTH_PARAMS.get(self.kind, ()):
                 if any(p.name == name for p in spec.params):
-                    value = params.get(name, next(p.default for p in spec.params if p.name == name))
-                    params[name] = value * strength
+                    params[name] = params.get(name, spec.param(name).default) * strength
             params.update(self._scaled_defaults(params, strength))
         return make_kernel(self.kind, seed=seed, ndim=ndim, **params)
 
     def _scaled_defaults(self, params: dict[str, Any], strength: float) -> dict[str, Any]:
         """Strength parameters whose 0 means "automatic" (camera_shake's length) get their real value."""
         if self.kind == "camera_shake" and not self.params.get("length"):
-            size = int(params.get("size", next(p.default for p in get_kind(self.kind).params if p.name == "size")))
-            return {"length": max(0.8 * (size - 2) * strength, 1e-3)}
+            size = int(params.get("size", get_kind(self.kind).param("size").default))
+            return {"length": max(default_shake_length(size) * strength, 1e-3)}
         return {}
 
     @property

@@ -74,6 +74,11 @@ def _finish(kernel: np.ndarray, square: bool = True) -> np.ndarray:
     return (out / out.sum()).astype(np.float32)
 
 
+def default_shake_length(size: int) -> float:
+    """The trajectory extent ``camera_shake`` uses when no length is given: three quarters of the room."""
+    return 0.75 * (size - 2)
+
+
 def camera_shake(
     size: int = 25,
     *,
@@ -128,7 +133,7 @@ def camera_shake(
         length = _positive("length", length)
         if length > size - 2:
             raise _too_small(size, _odd_at_least(length + 2), f"a camera-shake length of {length:g} px")
-    extent = 0.75 * (size - 2) if length is None else length
+    extent = default_shake_length(size) if length is None else length
 
     # Draw every random number up front: the trajectory then depends on the seed only, not on code paths.
     rng = np.random.default_rng(seed)

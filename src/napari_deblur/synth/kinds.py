@@ -7,18 +7,18 @@ spec, fills defaults and returns a normalized float32 kernel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from napari_deblur.synth import kernels
-from napari_deblur.zoo.registry import Param
+from napari_deblur.zoo.registry import Param, ParamSpec
 
 
 @dataclass(frozen=True)
-class BlurKind:
+class BlurKind(ParamSpec):
     """One way of making a blur kernel.
 
     Attributes
@@ -47,22 +47,7 @@ class BlurKind:
     supports_3d: bool = False
     needs_kernel: bool = False
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Fill defaults and validate; unknown names raise a ``TypeError`` listing the valid ones."""
-        known = {p.name for p in self.params}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            valid = ", ".join(sorted(known)) or "none"
-            raise TypeError(
-                f"Blur kind {self.name!r} got unknown parameter(s) {', '.join(unknown)}; its parameters are: {valid}."
-            )
-        return {p.name: p.validate(given.get(p.name, p.default)) for p in self.params}
+    label: ClassVar[str] = "Blur kind"
 
 
 # --- make functions: map the registry's flat, validated parameters onto the kernel functions ---------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 
@@ -89,8 +89,35 @@ class Restorer(Protocol):
 BuildFn = Callable[..., Restorer]
 
 
+class ParamSpec:
+    """What a spec with a ``params`` tuple can do with them (shared by methods and blur kinds)."""
+
+    name: str
+    params: tuple[Param, ...]
+    #: How the spec is named in error messages ("Method 'wiener' got unknown parameter ...").
+    label: ClassVar[str] = "Method"
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Fill defaults and validate; unknown names raise a ``TypeError`` listing the valid ones."""
+        known = {p.name for p in self.params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            valid = ", ".join(sorted(known)) or "none"
+            raise TypeError(
+                f"{self.label} {self.name!r} got unknown parameter(s) {', '.join(unknown)}; "
+                f"its parameters are: {valid}."
+            )
+        return {p.name: p.validate(given.get(p.name, p.default)) for p in self.params}
+
+
 @dataclass(frozen=True)
-class MethodSpec:
+class MethodSpec(ParamSpec):
     """Everything the widget, CLI and API need to know about one method.
 
     ``build(psf=..., device=..., **params)`` returns a :class:`Restorer`. ``default_tile_size`` of
@@ -116,24 +143,6 @@ class MethodSpec:
         if self.unavailable is None:
             return None
         return self.unavailable(self.resolve_params(params or {}))
-
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Fill defaults and validate; unknown names raise a ``TypeError`` listing the valid ones."""
-        known = {p.name for p in self.params}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            valid = ", ".join(sorted(known)) or "none"
-            raise TypeError(
-                f"Method {self.name!r} got unknown parameter(s) {', '.join(unknown)}; "
-                f"its parameters are: {valid}."
-            )
-        return {p.name: p.validate(given.get(p.name, p.default)) for p in self.params}
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
