@@ -14,8 +14,10 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
-    """Widget settings go to a temporary folder; workers run synchronously unless a test says otherwise."""
+    """Widget settings and user models go to temporary folders; workers run synchronously unless a test says
+    otherwise."""
     monkeypatch.setenv("NAPARI_DEBLUR_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("NAPARI_DEBLUR_SYNC_WORKERS", "1")
 
 

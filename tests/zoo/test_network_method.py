@@ -91,3 +91,22 @@ def test_cli_lists_networks_and_marks_untrained(capsys, tmp_path, monkeypatch):
     for name in NAMES:
         assert any(line.startswith(f"{name}  [network") and "untrained" in line for line in out.splitlines())
     assert "--precision" in out
+
+
+def test_trained_models_are_methods_of_their_own(tmp_path, monkeypatch, capsys):
+    """A model file in the user folder is listed, described and runnable by its name, without a restart."""
+    from napari_deblur.zoo import save_model
+
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
+    assert "cells-nafnet" not in [s.name for s in nd.list_methods()]
+    save_model(create("nafnet", "small"), tmp_path / "cells-nafnet.safetensors",
+               {"family": "nafnet", "size": "small", "config": {}, "metrics": {"val_psnr": 31.5}})
+    spec = nd.get_method("cells-nafnet")
+    assert spec.kind == "network" and "31.50 dB" in spec.description
+    assert [p.name for p in spec.params] == ["precision"]
+    out = nd.deblur(np.random.default_rng(0).random((30, 41)).astype(np.float32), "cells-nafnet")
+    assert out.shape == (30, 41)
+    assert cli_main(["methods"]) == 0
+    assert "cells-nafnet  [network]" in capsys.readouterr().out
+    (tmp_path / "notes.safetensors").write_bytes(b"not a model")  # foreign files are skipped, not fatal
+    assert "cells-nafnet" in [s.name for s in nd.list_methods()]

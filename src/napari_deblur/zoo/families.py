@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from napari_deblur.zoo.registry import MethodSpec, Param, register
+from napari_deblur.zoo.registry import MethodSpec, Param, add_provider, register
 
 RANDOM_WEIGHTS = "random"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -139,6 +139,51 @@ def untrained_reason(family: Family, params: Mapping[str, Any]) -> str | None:
     return f"untrained: no weights {weights!r} yet"
 
 
+def _precision_param() -> Param:
+    return Param("precision", str, "auto", "Arithmetic: auto = bfloat16 where the CPU/GPU computes it natively "
+                 "(2-8x faster), else float32.", choices=PRECISIONS, advanced=True)
+
+
+def _build_trained(path: Any, *, psf: Any, device: torch.device, precision: str) -> NetworkRestorer:
+    from napari_deblur.zoo.weights import load_model
+
+    return NetworkRestorer(load_model(path), device, resolve_precision(precision, torch.device(device)))
+
+
+def trained_model_methods() -> list[MethodSpec]:
+    """Every model file in the user folder (and shipped ones not named ``<family>-<size>``) as a method of its
+    own, named by its file stem: what a training run saves appears in the widget, CLI and API at once."""
+    from safetensors import SafetensorError
+
+    from napari_deblur.zoo.weights import model_files, read_card
+
+    methods = []
+    for name, path in model_files().items():
+        try:
+            card = read_card(path)
+        except (ValueError, OSError, SafetensorError):
+            continue  # not a napari-deblur model file: not ours to list
+        family = FAMILIES.get(card.get("family", ""))
+        if family is None or name == f"{family.name}-{card.get('size')}":
+            continue
+        metrics = card.get("metrics") or {}
+        psnr = f", validation PSNR {metrics['val_psnr']:.2f} dB" if "val_psnr" in metrics else ""
+        methods.append(MethodSpec(
+            name=name,
+            kind="network",
+            description=f"Trained {family.name} ({card.get('size')}){psnr}: {path}",
+            build=lambda *, psf, device, precision, _p=path: _build_trained(_p, psf=psf, device=device,
+                                                                           precision=precision),
+            params=(_precision_param(),),
+            default_tile_size=family.tile_size,
+            tile_alignment=family.tile_alignment,
+        ))
+    return methods
+
+
+add_provider(trained_model_methods)
+
+
 def register_family(family: Family) -> Family:
     """Make ``family`` a method in the registry (its name, sizes and weights as parameters)."""
     FAMILIES[family.name] = family
@@ -152,8 +197,7 @@ def register_family(family: Family) -> Family:
                   choices=tuple(family.sizes)),
             Param("weights", str, "", "Trained model name or .safetensors path; blank = the shipped weights "
                   f"for this size; '{RANDOM_WEIGHTS}' = untrained (for tests).", advanced=True),
-            Param("precision", str, "auto", "Arithmetic: auto = bfloat16 where the CPU/GPU computes it natively "
-                  "(2-8x faster), else float32.", choices=PRECISIONS, advanced=True),
+            _precision_param(),
         ),
         size_multiple=1,
         default_tile_size=family.tile_size,

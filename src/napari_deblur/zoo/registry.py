@@ -178,17 +178,38 @@ def _ensure_builtins() -> None:
         importlib.import_module(module)
 
 
+#: Functions returning methods that come and go at run time (trained models in the user model folder): asked
+#: on every lookup, so a model saved by a training run is usable at once, without a restart.
+_PROVIDERS: list[Callable[[], list[MethodSpec]]] = []
+
+
+def add_provider(provider: Callable[[], list[MethodSpec]]) -> None:
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
+
+
+def _all_methods() -> dict[str, MethodSpec]:
+    _ensure_builtins()
+    methods = dict(_REGISTRY)
+    for provider in _PROVIDERS:
+        for spec in provider():
+            methods.setdefault(spec.name, spec)  # a built-in name always wins
+    return methods
+
+
 def get_method(name: str) -> MethodSpec:
     """Return the spec for ``name`` or raise ``ValueError`` listing the valid names."""
     _ensure_builtins()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
+    methods = _all_methods()
+    try:
+        return methods[name]
     except KeyError:
-        valid = ", ".join(sorted(_REGISTRY))
+        valid = ", ".join(sorted(methods))
         raise ValueError(f"Unknown method {name!r}. Valid methods: {valid}.") from None
 
 
 def list_methods() -> list[MethodSpec]:
-    """All registered methods, classical first, then networks, each group by name."""
-    _ensure_builtins()
-    return sorted(_REGISTRY.values(), key=lambda s: (s.kind != "classical", s.name))
+    """All methods: classical first, then networks (built-in families, then trained models), each by name."""
+    return sorted(_all_methods().values(), key=lambda s: (s.kind != "classical", s.name not in _REGISTRY, s.name))

@@ -1,0 +1,253 @@
+"""``TrainConfig``: everything a training run needs, validated up front and saved as JSON beside the checkpoint.
+
+The same object travels from the widget or the CLI to the training subprocess (as ``config.json`` in the run
+folder), so every field is a plain JSON value and has a default. :meth:`TrainConfig.validate` checks the whole
+configuration, the data folders included, before any training starts: a bad folder should cost seconds in the
+widget, not a crashed subprocess minutes later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOSSES = ("l1", "charbonnier", "psnr")
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MIN_PATCH = 16  # the networks downsample by up to 16; a smaller patch has no coarsest scale left
+MODEL_SUFFIX = ".safetensors"
+
+
+@dataclass
+class TrainConfig:
+    """A training run: model, data, degradation, optimization and hardware settings.
+
+    Exactly one data source is set: ``pairs`` (a folder of blurred/sharp pairs), ``sharp`` (sharp images,
+    blurred on the fly) or ``scenes`` (procedural sharp images, blurred on the fly). See the training guide
+    (docs/training.md) for what each field does; :meth:`validate` explains every bad value.
+    """
+
+    model: str = "nafnet"
+    size: str = "small"
+    name: str = ""
+    out: str = ""
+    pairs: str = ""
+    sharp: str = ""
+    scenes: str = ""
+    blur: str = "camera_shake"
+    blur_params: dict[str, Any] = field(default_factory=dict)
+    noise: float = 0.01
+    photons: float = 0.0
+    jpeg_quality: int = 0
+    val_pairs: str = ""
+    val_size: int = 8
+    patch: int = 128
+    batch: int = 8
+    steps: int = 20000
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    loss: str = "charbonnier"
+    fft_weight: float = 0.1
+    adv_weight: float = 0.005
+    gan_pretrain: float = 0.5
+    ema: float = 0.999
+    precision: str = "auto"
+    device: str = "auto"
+    devices: int = 1
+    seed: int = 0
+    val_every: int = 500
+    checkpoint_every: int = 500
+    workers: int = 2
+    in_channels: int = 1
+
+    # -- derived paths -------------------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        """The model's name (its file stem): ``name``, else the stem of ``out``, else ``<model>-<size>-custom``."""
+        if self.name:
+            return self.name
+        if self.out:
+            return Path(self.out).stem
+        return f"{self.model}-{self.size}-custom"
+
+    @property
+    def model_path(self) -> Path:
+        """Where the trained model is saved: ``out``, else ``<user model folder>/<name>.safetensors``.
+
+        The user model folder is where ``deblur(image, name)`` looks, so a finished model is usable at once.
+        """
+        if self.out:
+            return Path(self.out).expanduser()
+        from napari_deblur.zoo.weights import user_model_dir
+
+        return user_model_dir() / f"{self.model_name}{MODEL_SUFFIX}"
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder beside the model: config.json, last.ckpt, previews/, events.jsonl."""
+        return self.model_path.with_suffix(".run")
+
+    @property
+    def source(self) -> str:
+        """Which data source is set: "pairs", "sharp", "scenes", or "" when none (several: the first)."""
+        return next((s for s in ("pairs", "sharp", "scenes") if getattr(self, s)), "")
+
+    # -- (de)serialization ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build a config from a dict (missing fields take defaults); unknown names or wrong types raise."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"Unknown training setting(s) {', '.join(unknown)}; valid settings: "
+                             f"{', '.join(fields)}.")
+        defaults = cls()
+        return cls(**{k: _coerce(k, v, getattr(defaults, k)) for k, v in data.items()})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the config as JSON to ``path`` atomically (a temporary file renamed into place)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.to_dict(), f, indent=2)
+                f.write("\n")
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrainConfig:
+        """Read a config saved by :meth:`save` (or written by hand)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"No training config at {path}.") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); fix or recreate the config file.") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold a JSON object of settings, not {type(data).__name__}.")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (names checked, values coerced as in :meth:`from_dict`)."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def validate(self) -> TrainConfig:
+        """Check every setting and the data; raise ``ValueError`` naming the problem and the fix.
+
+        Reads the headers of every image in the data folders (sizes, pair names), so it takes a moment on
+        large folders. Returns ``self`` so calls chain.
+        """
+        self._validate_model()
+        self._validate_numbers()
+        self._validate_choices()
+        self._validate_output()
+        # Degradation and folder checks live with the data code that must agree with them.
+        from napari_deblur.train.data import check_data
+
+        check_data(self)
+        return self
+
+    def _validate_model(self) -> None:
+        from napari_deblur.zoo.families import FAMILIES
+        from napari_deblur.zoo.registry import list_methods
+
+        list_methods()  # imports the built-in families
+        if self.model not in FAMILIES:
+            raise ValueError(f"Unknown model {self.model!r}; trainable models: {', '.join(sorted(FAMILIES))}.")
+        sizes = FAMILIES[self.model].sizes
+        if self.size not in sizes:
+            raise ValueError(f"{self.model} has no size {self.size!r}; sizes: {', '.join(sizes)}.")
+
+    def _validate_numbers(self) -> None:
+        checks = [
+            (self.steps > 0, f"steps must be positive (training iterations); got {self.steps}."),
+            (self.batch >= 1, f"batch must be at least 1 image per step; got {self.batch}."),
+            (self.patch >= MIN_PATCH, f"patch must be at least {MIN_PATCH} pixels (the networks downsample by "
+                                      f"up to 16); got {self.patch}. 128 or 256 is typical."),
+            (self.lr > 0, f"lr (learning rate) must be positive; got {self.lr}. 1e-3 is a good start."),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0; got {self.weight_decay}."),
+            (self.noise >= 0, f"noise must be >= 0 (a Gaussian sigma, fraction of white); got {self.noise}."),
+            (self.photons >= 0, f"photons must be >= 0 (0 = no Poisson noise); got {self.photons}."),
+            (0 <= self.jpeg_quality <= 100, f"jpeg_quality must be 0 (off) or 1-100; got {self.jpeg_quality}."),
+            (self.val_size >= 1, f"val_size must be at least 1 validation sample; got {self.val_size}."),
+            (self.fft_weight >= 0, f"fft_weight must be >= 0 (0 = no FFT loss); got {self.fft_weight}."),
+            (self.adv_weight >= 0, f"adv_weight must be >= 0; got {self.adv_weight}."),
+            (0 <= self.gan_pretrain <= 1, f"gan_pretrain must be a fraction in [0, 1]; got {self.gan_pretrain}."),
+            (0 <= self.ema < 1, f"ema must be in [0, 1) (a decay such as 0.999); got {self.ema}."),
+            (self.devices >= 1, f"devices must be at least 1; got {self.devices}."),
+            (self.val_every >= 1, f"val_every must be at least 1 step; got {self.val_every}."),
+            (self.checkpoint_every >= 1, f"checkpoint_every must be at least 1 step; got {self.checkpoint_every}."),
+            (self.workers >= 0, f"workers must be >= 0 (0 = load data in the training process); got "
+                                f"{self.workers}."),
+            (self.in_channels in (1, 3), f"in_channels must be 1 (grayscale) or 3 (RGB); got {self.in_channels}."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def _validate_choices(self) -> None:
+        for name, value, choices in (("loss", self.loss, LOSSES), ("precision", self.precision, PRECISIONS),
+                                     ("device", self.device, DEVICES)):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+        if not isinstance(self.blur_params, dict):
+            raise ValueError(f"blur_params must be a dict of the blur kind's parameters; got {self.blur_params!r}.")
+
+    def _validate_output(self) -> None:
+        name = self.model_name
+        if not name or name in (".", "..") or any(c in name for c in '/\\:*?"<>|'):
+            raise ValueError(f"Model name {name!r} is not a valid file name; use letters, digits, - and _.")
+        if self.out:
+            out = Path(self.out).expanduser()
+            if out.suffix != MODEL_SUFFIX:
+                raise ValueError(f"out must be a {MODEL_SUFFIX} file; got {self.out!r}.")
+            if self.name and out.stem != self.name:
+                raise ValueError(f"name {self.name!r} and out {self.out!r} disagree: the model name is the file's "
+                                 "stem; leave one of them empty or make them match.")
+        path = self.model_path
+        if path.is_dir():
+            raise ValueError(f"The output {path} is a folder; give a {MODEL_SUFFIX} file path.")
+        # Without creating anything: the nearest existing ancestor must be a writable folder.
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ValueError(f"Cannot create the output folder {path.parent}: {ancestor} is a file, not a folder. "
+                             "Choose another output path.")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise ValueError(f"Cannot write the model to {path}: {ancestor} is not writable. Choose another "
+                             "output path.")
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """``value`` converted to the type of the field's default (JSON has one number type), or ValueError."""
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"Setting {name!r} must be a dict; got {value!r}.")
+        return dict(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"Setting {name!r} must be a string; got {value!r}.")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"Setting {name!r} must be a number; got {value!r}.")
+    if isinstance(default, int):
+        if float(value) != int(value):
+            raise ValueError(f"Setting {name!r} must be a whole number; got {value!r}.")
+        return int(value)
+    return float(value)

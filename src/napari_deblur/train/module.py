@@ -1,0 +1,242 @@
+"""LightningModules that train a zoo network: plain restoration, and the two-stage GAN with an EMA generator.
+
+Both read batches ``{"blurred": (B, C, P, P), "sharp": (B, C, P, P)}`` in [0, 1] (train/data.py) and report,
+after each validation pass, ``val_metrics`` (PSNR/SSIM of the output and of the blurred input) and the path of a
+preview PNG (blurred | output | sharp of validation sample 0) for run.py's event callback.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from napari_deblur.train import losses
+from napari_deblur.train.config import TrainConfig
+from napari_deblur.zoo.families import FAMILIES, create
+
+#: Families trained adversarially (GANModule); every other family trains with pixel losses alone.
+GAN_FAMILIES = frozenset({"deblurgan"})
+
+
+def family_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The constructor config of ``cfg``'s network: the family's size entry, the channels, and training hints.
+
+    This is what the model card stores as ``config``, so ``load_model`` rebuilds exactly this network.
+    NAFNet's test-time local converter pools over 1.5x its training crop: it is told the crop actually used.
+    """
+    from napari_deblur.zoo.registry import get_method
+
+    get_method(cfg.model)  # imports the built-in families (and names the valid ones when unknown)
+    family = FAMILIES[cfg.model]
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in family.sizes[cfg.size].items()}
+    accepted = inspect.signature(family.cls).parameters
+    if "train_size" in accepted:
+        config["train_size"] = int(cfg.patch)
+    config["in_channels"] = int(cfg.in_channels)
+    return config
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB of (B, C, H, W) tensors in [0, 1]."""
+    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, data range 1), channel mean."""
+    x, y = pred.float(), target.float()
+    channels = x.shape[1]
+    g = torch.exp(-((torch.arange(11, dtype=torch.float32, device=x.device) - 5) ** 2) / (2 * 1.5**2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None, :]).expand(channels, 1, 11, 11)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, window, groups=channels)  # "valid" windows only, as skimage crops its borders
+
+    if min(x.shape[-2:]) < 11:
+        return torch.ones(x.shape[0], device=x.device)
+    mx, my = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(1)
+
+
+def _to_display(t: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> uint8 (H, W) or (H, W, 3) for a PNG."""
+    arr = (t.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    return arr[0] if arr.shape[0] == 1 else np.moveaxis(arr[:3], 0, -1)
+
+
+def _cosine(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    # Cosine decay to zero over the whole run, stepped once per optimizer step.
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+
+class RestorationModule(L.LightningModule):
+    """A zoo network trained with its multi-scale pixel loss plus the FFT loss (AdamW, cosine schedule).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The validated training configuration.
+    """
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.config = family_config(cfg)
+        self.net = create(cfg.model, cfg.size, **self.config)
+        self.pixel_loss = losses.pixel_loss(cfg)
+        self.last_loss = float("nan")
+        self.val_metrics: dict[str, float] = {}
+        self.preview: Path | None = None
+        self._val_sums: torch.Tensor | None = None
+
+    # -- what gets saved and validated -------------------------------------------------------------------
+    @property
+    def inference_net(self) -> nn.Module:
+        """The network that is validated and saved (the GAN overrides this with its EMA copy)."""
+        return self.net
+
+    def objective(self, blurred: torch.Tensor, sharp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel loss over every scale the network outputs, plus the weighted FFT loss at full resolution."""
+        outputs = self.net(blurred, return_all_scales=True)
+        loss = losses.multiscale(self.pixel_loss, outputs, sharp)
+        if self.cfg.fft_weight > 0:
+            loss = loss + self.cfg.fft_weight * losses.fft_loss(outputs[-1], sharp)
+        return loss, outputs[-1]
+
+    # -- Lightning hooks ---------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _ = self.objective(batch["blurred"], batch["sharp"])
+        self.last_loss = float(loss.detach())
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.net.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
+                                betas=(0.9, 0.9))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": _cosine(opt, self.cfg.steps), "interval": "step"}}
+
+    def current_lr(self) -> float:
+        return float(self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    def on_validation_epoch_start(self) -> None:
+        # Sums of (psnr, ssim, input psnr, input ssim, count) over this rank's images.
+        self._val_sums = torch.zeros(5, dtype=torch.float64, device=self.device)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        blurred, sharp = batch["blurred"], batch["sharp"]
+        out = self.inference_net(blurred).clamp(0, 1)
+        stats = torch.stack([psnr(out, sharp).sum(), ssim(out, sharp).sum(), psnr(blurred, sharp).sum(),
+                             ssim(blurred, sharp).sum(), torch.tensor(float(len(out)), device=out.device)])
+        self._val_sums += stats.double()
+        if batch_idx == 0 and self.trainer.is_global_zero:
+            self.preview = self._write_preview(blurred[0], out[0], sharp[0])
+
+    def on_validation_epoch_end(self) -> None:
+        sums = self.trainer.strategy.reduce(self._val_sums, reduce_op="sum")
+        n = max(float(sums[4]), 1.0)
+        self.val_metrics = {"psnr": float(sums[0]) / n, "ssim": float(sums[1]) / n,
+                            "input_psnr": float(sums[2]) / n, "input_ssim": float(sums[3]) / n}
+        self.val_metrics["step"] = int(self.trainer.global_step)
+
+    def _write_preview(self, blurred: torch.Tensor, out: torch.Tensor, sharp: torch.Tensor) -> Path:
+        from napari_deblur.io import write_image
+
+        gap = torch.ones_like(blurred[..., :4])  # a white column between the three panels
+        strip = torch.cat([blurred, gap, out, gap, sharp], dim=-1)
+        path = self.cfg.run_dir.resolve() / "previews" / f"step_{self.trainer.global_step}.png"
+        return write_image(path, _to_display(strip))
+
+
+def _discriminator_width(size: str) -> int:
+    return 32 if size == "small" else 64
+
+
+class GANModule(RestorationModule):
+    """Two-stage GAN training with manual optimization.
+
+    Stage 1 (the first ``gan_pretrain * steps`` steps): the generator learns with pixel losses only, so the
+    critic later sees plausible images. Stage 2: a multi-scale PatchGAN critic and the relativistic LSGAN loss
+    (weighted ``adv_weight``) are added. An exponential moving average of the generator (decay ``ema``, warmed
+    up over the first steps) is validated and saved: it is smoother and less prone to GAN artifacts.
+    """
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        super().__init__(cfg)
+        from napari_deblur.zoo.deblurgan import MultiScalePatchDiscriminator
+
+        self.automatic_optimization = False
+        self.disc = MultiScalePatchDiscriminator(cfg.in_channels, width=_discriminator_width(cfg.size))
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.pretrain_steps = int(round(cfg.gan_pretrain * cfg.steps))
+
+    @property
+    def inference_net(self) -> nn.Module:
+        return self.ema
+
+    def configure_optimizers(self) -> Any:
+        g_opt = torch.optim.AdamW(self.net.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
+                                  betas=(0.9, 0.99))
+        # The critic: the usual GAN betas (short momentum), no weight decay (spectral norm already bounds it).
+        d_opt = torch.optim.AdamW(self.disc.parameters(), lr=self.cfg.lr, weight_decay=0.0, betas=(0.5, 0.999))
+        return [g_opt, d_opt], [_cosine(g_opt, self.cfg.steps), _cosine(d_opt, self.cfg.steps)]
+
+    def _update_ema(self, step: int) -> None:
+        # Warm-up (as in TensorFlow's ExponentialMovingAverage): early on the average follows the generator
+        # closely, so short runs do not save a copy stuck near the random initialization.
+        decay = min(self.cfg.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.net.parameters()):
+                e.lerp_(p.detach(), 1 - decay)
+            for e, b in zip(self.ema.buffers(), self.net.buffers()):
+                e.copy_(b)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        g_sched, d_sched = self.lr_schedulers()
+        blurred, sharp = batch["blurred"], batch["sharp"]
+        step = int(self.trainer.global_step)
+        pixel, fake = self.objective(blurred, sharp)
+        loss = pixel
+        if step >= self.pretrain_steps:
+            # Critic step. It goes through the strategy directly rather than d_opt.step(): in manual
+            # optimization every LightningOptimizer.step() counts as a global step, which would make one
+            # batch count twice against max_steps, checkpoints and validation intervals.
+            self.disc.requires_grad_(True)
+            d_loss = losses.relativistic_lsgan_d(self.disc(sharp), self.disc(fake.detach()))
+            d_opt.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            self.clip_gradients(d_opt, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
+            self.trainer.strategy.optimizer_step(d_opt.optimizer, closure=lambda: None, model=self)
+            d_sched.step()
+            # Generator's adversarial term; the critic's weights are frozen for this backward pass.
+            self.disc.requires_grad_(False)
+            with torch.no_grad():
+                real_scores = self.disc(sharp)
+            loss = pixel + self.cfg.adv_weight * losses.relativistic_lsgan_g(real_scores, self.disc(fake))
+        g_opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self.clip_gradients(g_opt, gradient_clip_val=0.5, gradient_clip_algorithm="norm")
+        g_opt.step()
+        g_sched.step()
+        self._update_ema(step)
+        self.last_loss = float(loss.detach())
+
+    def current_lr(self) -> float:
+        return float(self.trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def make_module(cfg: TrainConfig) -> RestorationModule:
+    """The LightningModule for ``cfg.model``: :class:`GANModule` for GAN families, else :class:`RestorationModule`."""
+    return (GANModule if cfg.model in GAN_FAMILIES else RestorationModule)(cfg)

@@ -1,0 +1,396 @@
+"""The "Train a deblurring model" dock widget: data, model and steps in; a live loss plot and a model file out.
+
+Training runs in a subprocess (:class:`~napari_deblur.train.process.TrainingProcess`), so napari never freezes
+and a crash or out-of-memory never takes it down; a QTimer polls its JSON events into the progress bar, the
+plot and a "training preview" layer. Stop is graceful (the last checkpoint is kept); Resume continues from it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
+from qtpy.QtCore import QTimer
+from superqt import QCollapsible
+
+from napari_deblur.synth.kinds import get_kind, list_kinds
+from napari_deblur.synth.scenes import KINDS as SCENES
+from napari_deblur.train.config import LOSSES, TrainConfig
+from napari_deblur.widgets._params import params_container
+from napari_deblur.widgets._plot import TrainingPlot
+from napari_deblur.widgets._settings import load_settings, save_settings
+from napari_deblur.widgets.deblur import DeblurWidget, check_image_layer, guess_axes
+from napari_deblur.zoo import FAMILIES
+from napari_deblur.zoo.registry import list_methods
+
+if TYPE_CHECKING:
+    import napari
+
+SETTINGS = "train_widget"
+PREVIEW_LAYER = "training preview"
+POLL_MS = 200
+LAYER_PAIRS, PAIRED_FOLDER = "layer pairs", "paired folder"
+SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE = ("sharp folder + synthetic blur", "sharp layer + synthetic blur",
+                                            "procedural scenes")
+SOURCES = (LAYER_PAIRS, PAIRED_FOLDER, SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE)
+SYNTHETIC = (SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE)
+SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss",
+         "seed", "val_every")
+#: Per-field visibility by data source (the blur widgets show for every synthetic source).
+SHOWN_FOR = {"blurred_layer": (LAYER_PAIRS,), "sharp_layer": (LAYER_PAIRS, SHARP_LAYER),
+             "pairs_folder": (PAIRED_FOLDER,), "sharp_folder": (SHARP_FOLDER,), "scenes": (SCENES_SOURCE,),
+             "blur": SYNTHETIC, "blur_help": SYNTHETIC, "_blur_basic": SYNTHETIC, "noise": SYNTHETIC}
+
+
+def device_text() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return "CPU — training will be slow"
+
+
+def families() -> list[str]:
+    """Trainable network families (user models registered as extra network methods are not families)."""
+    return [s.name for s in list_methods() if s.kind == "network" and s.name in FAMILIES]
+
+
+def layer_planes(layer: Any) -> list[np.ndarray]:
+    """A layer's 2D images: the image itself (YX or RGB), or each plane of a stack (e.g. N blur variants)."""
+    check_image_layer(layer)
+    data = np.asarray(layer.data)
+    planes = 3 if layer.rgb else 2
+    return [data] if data.ndim == planes else list(data.reshape(-1, *data.shape[-planes:]))
+
+
+def refresh_deblur_widgets(viewer: Any) -> None:
+    """Best effort: docked Deblur widgets re-read the method list, so a new model shows as trained at once."""
+    from qtpy.QtWidgets import QWidget
+
+    for dock in list(getattr(viewer.window, "_dock_widgets", {}).values()):
+        inner = dock.widget()
+        for qt_widget in [inner, *inner.findChildren(QWidget)]:
+            widget = getattr(qt_widget, "_magic_widget", None)
+            if isinstance(widget, DeblurWidget):
+                widget.method.reset_choices()
+                widget._update_availability()
+
+
+class TrainWidget(Container):
+    """Dock widget: data source, blur, model, steps, Start / Stop / Resume, progress, live plot, preview."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.process = None
+        self._config: TrainConfig | None = None
+        s = self._settings = load_settings(SETTINGS)
+        d = TrainConfig()
+
+        def saved(name: str, choices: Any = None) -> Any:
+            """The saved value of a field if still valid, else the TrainConfig default."""
+            value = s.get(name, getattr(d, name))
+            return value if choices is None or value in choices else choices[0]
+
+        fams, kinds = families(), [k.name for k in list_kinds() if not k.needs_kernel]
+        source = s.get("source") if s.get("source") in SOURCES else SCENES_SOURCE
+        self.source = ComboBox(label="data", choices=SOURCES, value=source)
+        self.blurred_layer = ComboBox(label="blurred layer", choices=self._image_layers)
+        self.sharp_layer = ComboBox(label="sharp layer", choices=self._image_layers)
+        self.pairs_folder = FileEdit(label="pairs folder", mode="d", tooltip="blur/ + sharp/ with matching "
+                                     "names, or the GoPro layout (*/blur/*, */sharp/*).")
+        self.sharp_folder = FileEdit(label="sharp folder", mode="d", tooltip="Sharp images (2D, RGB or stacks).")
+        for folder in ("pairs_folder", "sharp_folder"):
+            if s.get(folder):  # never assign "": FileEdit turns it into the current directory
+                getattr(self, folder).value = s[folder]
+        self.scenes = ComboBox(label="scenes", choices=SCENES, value=saved("scenes", SCENES))
+        self.blur = ComboBox(label="blur", choices=kinds, value=saved("blur", kinds))
+        self.blur_help = Label(value="")
+        self.noise = FloatSpinBox(label="noise", value=saved("noise"), min=0, max=1, step=0.005,
+                                  tooltip="Largest Gaussian noise sigma (each sample draws one up to it).")
+        self.noise.native.setDecimals(4)
+        self.model = ComboBox(label="model", choices=fams, value=saved("model", fams))
+        self.size = ComboBox(label="size", choices=list(FAMILIES[self.model.value].sizes))
+        self.name = LineEdit(label="model name", tooltip="The file name in the user model folder; "
+                             "use it later as deblur(image, <family>, weights=<name>).")
+        self.steps = SpinBox(label="steps", value=saved("steps"), min=1, max=10_000_000, step=1000)
+        self.batch = SpinBox(label="batch", value=saved("batch"), min=1, max=1024)
+        self.patch = SpinBox(label="patch", value=saved("patch"), min=16, max=4096, step=16)
+        self.lr = FloatSpinBox(label="learning rate", value=saved("lr"), min=1e-7, max=1, step=1e-4)
+        self.lr.native.setDecimals(7)
+        self.fft_weight = FloatSpinBox(label="FFT loss weight", value=saved("fft_weight"), min=0, max=10, step=0.05)
+        self.loss = ComboBox(label="loss", choices=LOSSES, value=saved("loss", LOSSES))
+        self.seed = SpinBox(label="seed", value=saved("seed"), min=0, max=2**31 - 1)
+        self.val_every = SpinBox(label="validate every", value=saved("val_every"), min=1, max=1_000_000,
+                                 tooltip="Steps between validations (and checkpoints).")
+        self.device = Label(value=device_text())
+        self.start_button, self.stop_button = PushButton(text="Start"), PushButton(text="Stop", enabled=False)
+        self.resume_button = PushButton(text="Resume")
+        self.progress = ProgressBar(label="progress", value=0, min=0, max=1)
+        self.eta = Label(value="")
+        self.status = Label(value="")
+        self.plot = TrainingPlot()
+
+        self._blur_basic, self._blur_advanced = Container(), Container()
+        self._advanced = Container(widgets=[self.lr, self.fft_weight, self.loss, self.seed, self.val_every,
+                                            self._blur_advanced])
+        self._advanced_box = QCollapsible("Advanced")
+        self._advanced_box.addWidget(self._advanced.native)
+        self.extend([self.source, self.blurred_layer, self.sharp_layer, self.pairs_folder, self.sharp_folder,
+                     self.scenes, self.blur, self.blur_help, self._blur_basic, self.noise, self.model, self.size,
+                     self.name, self.steps, self.batch, self.patch, self.device, self.start_button,
+                     self.stop_button, self.resume_button, self.progress, self.eta, self.status])
+        layout = self.native.layout()
+        # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
+        layout.insertWidget(self.index(self.patch) + 1, self._advanced_box)
+        layout.addWidget(self.plot)
+        for label in (self.blur_help, self.status):
+            label.native.setWordWrap(True)
+
+        self._timer = QTimer(self.native)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.poll)
+        self.source.changed.connect(self._on_source_changed)
+        self.blur.changed.connect(self._on_blur_changed)
+        self.model.changed.connect(self._on_model_changed)
+        self.size.changed.connect(self._update_name)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(lambda: self.start(resume=True))
+        for event in ("inserted", "removed", "reordered"):
+            getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
+        self._default_name = ""
+        self._on_model_changed(self.model.value)
+        if s.get("size") in self.size.choices:
+            self.size.value = s["size"]
+        self._on_blur_changed(self.blur.value)
+        self._on_source_changed(self.source.value)
+
+    # -- fields ------------------------------------------------------------------------------------
+    def _image_layers(self, _widget: Any = None) -> list:
+        from napari.layers import Image
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.name != PREVIEW_LAYER]
+
+    def _refresh_layers(self, _event: Any = None) -> None:
+        self.blurred_layer.reset_choices()
+        self.sharp_layer.reset_choices()
+
+    def _on_source_changed(self, source: str) -> None:
+        for name, sources in SHOWN_FOR.items():
+            getattr(self, name).visible = source in sources
+        self._blur_advanced.visible = source in SYNTHETIC
+
+    def _on_blur_changed(self, name: str) -> None:
+        kind = get_kind(name)
+        self.blur_help.value = kind.description
+        basic, advanced = params_container(kind.params, self._settings.get("blur_params", {}).get(name, {}))
+        self._blur_basic.clear()
+        self._blur_basic.extend(list(basic))
+        self._blur_advanced.clear()
+        self._blur_advanced.extend(list(advanced))
+
+    def _on_model_changed(self, family: str) -> None:
+        self.size.choices = list(FAMILIES[family].sizes)
+        self.size.value = FAMILIES[family].default_size
+        self._update_name()
+
+    def _update_name(self, _value: Any = None) -> None:
+        """Follow the family and size with the default name, unless the user typed their own."""
+        default = f"{self.model.value}-{self.size.value}-custom"
+        if self.name.value in ("", self._default_name):
+            self.name.value = default
+        self._default_name = default
+
+    def blur_params(self) -> dict[str, Any]:
+        return {w.name: w.value for w in [*self._blur_basic, *self._blur_advanced]}
+
+    # -- config ------------------------------------------------------------------------------------
+    def build_config(self, *, write_layers: bool = True) -> TrainConfig:
+        """The TrainConfig the fields describe; layer sources are written to a temporary folder first."""
+        source = self.source.value
+        kw: dict[str, Any] = dict(
+            model=self.model.value, size=self.size.value, name=self.name.value.strip(), steps=self.steps.value,
+            batch=self.batch.value, patch=self.patch.value, lr=self.lr.value, fft_weight=self.fft_weight.value,
+            loss=self.loss.value, seed=self.seed.value, val_every=self.val_every.value,
+            checkpoint_every=self.val_every.value)
+        if source in SYNTHETIC:
+            kw.update(blur=self.blur.value, blur_params=self.blur_params(), noise=self.noise.value)
+        if source == PAIRED_FOLDER:
+            kw["pairs"] = self._folder(self.pairs_folder, "pairs folder (blur/ + sharp/)")
+        elif source == SHARP_FOLDER:
+            kw["sharp"] = self._folder(self.sharp_folder, "sharp folder")
+        elif source == SCENES_SOURCE:
+            kw["scenes"] = self.scenes.value
+        elif write_layers:
+            kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(self._write_layers(source))
+        return TrainConfig(**kw)
+
+    @staticmethod
+    def _folder(widget: FileEdit, what: str) -> str:
+        text = widget.line_edit.value.strip()
+        if not text:
+            raise ValueError(f"No {what} chosen: pick a folder first.")
+        return text
+
+    def _write_layers(self, source: str) -> Path:
+        from napari_deblur.io import write_image
+        from napari_deblur.train.data import layer_pairs_to_folder
+
+        sharp = self.sharp_layer.value
+        if sharp is None or (source == LAYER_PAIRS and self.blurred_layer.value is None):
+            raise ValueError("Choose the image layers first (open or make them, e.g. with 'Synthesize blur').")
+        folder = Path(tempfile.mkdtemp(prefix="napari-deblur-layers-"))
+        if source == SHARP_LAYER:
+            check_image_layer(sharp, "sharp")
+            write_image(folder / "sharp.tif", np.asarray(sharp.data), axes=guess_axes(sharp) or None)
+            return folder
+        blurred, sharps = layer_planes(self.blurred_layer.value), layer_planes(sharp)
+        if len(sharps) == 1:  # N blurred variants of one sharp image
+            sharps = sharps * len(blurred)
+        if len(sharps) != len(blurred) or any(b.shape != s.shape for b, s in zip(blurred, sharps, strict=True)):
+            raise ValueError(f"The blurred layer ({self.blurred_layer.value.data.shape}) and the sharp layer "
+                             f"({sharp.data.shape}) must have the same shape, or the blurred one N planes of it.")
+        return Path(layer_pairs_to_folder(blurred, sharps, folder))
+
+    def _resume_config(self) -> TrainConfig:
+        run_dir = self.build_config(write_layers=False).run_dir
+        if not (run_dir / "last.ckpt").exists():
+            raise ValueError(f"Nothing to resume: no checkpoint in {run_dir}. Press Start for a new run.")
+        saved = run_dir / "config.json"
+        return TrainConfig.load(saved) if saved.exists() else self._config
+
+    def _save(self) -> None:
+        blur_params = {**self._settings.get("blur_params", {}), self.blur.value: self.blur_params()}
+        self._settings = {name: getattr(self, name).value for name in SAVED} | {
+            "blur_params": blur_params, "pairs_folder": self.pairs_folder.line_edit.value,
+            "sharp_folder": self.sharp_folder.line_edit.value}
+        save_settings(SETTINGS, self._settings)
+
+    # -- running -----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.process is not None
+
+    def start(self, resume: bool = False) -> None:
+        """Validate the fields and start training (``resume``: continue the named run from its checkpoint)."""
+        from napari_deblur.train.process import TrainingProcess
+
+        if self.running:
+            return
+        try:
+            cfg = self._resume_config() if resume else self.build_config()
+            cfg.validate()
+            self._save()
+            process = TrainingProcess(cfg, resume=resume)
+            process.start()
+        except (ValueError, TypeError, OSError) as err:
+            self._show_error(err)
+            return
+        self.process, self._config, self._ended_polls, self._rate = process, cfg, 0, None
+        if not resume:
+            self.plot.clear()
+        self.progress.max, self.progress.value = max(cfg.steps, 1), 0
+        self.eta.value = ""
+        self.status.value = f"{'Resuming' if resume else 'Starting'} {cfg.model_name}..."
+        self._set_buttons()
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Ask for a graceful stop: the subprocess saves its checkpoint and ends (Resume continues it)."""
+        if self.process is None:
+            return
+        self.status.value = "Stopping after the current step..."
+        self.stop_button.enabled = False
+        # stop() waits for the subprocess; the UI keeps polling its events meanwhile.
+        threading.Thread(target=self.process.stop, daemon=True).start()
+
+    def poll(self) -> None:
+        """Handle new events; once the subprocess has ended (and its last lines are read) reset the buttons."""
+        if self.process is None:
+            return
+        for event in self.process.poll():
+            self.handle_event(event)
+        if self.process.running:
+            return
+        self._ended_polls += 1
+        if self._ended_polls < 3:  # the reader thread may still hold the last lines
+            return
+        code = self.process.returncode
+        if code not in (0, None) and not self.status.value.startswith(("Error", "Stopped")):
+            self._show_error(RuntimeError(f"The training process ended with exit code {code}."))
+        self._timer.stop()
+        self.process = None
+        self._set_buttons()
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        kind, step = event.get("event"), event.get("step", 0)
+        if kind == "started":
+            self.progress.max, self.progress.value = max(event.get("steps", 1), 1), step
+            self.status.value = f"Training on {event.get('device', '?')} (run folder {event.get('run_dir', '')})"
+        elif kind == "step":
+            self.progress.value = min(step, self.progress.max)
+            self.plot.add_loss(step, event["loss"])
+            self._update_eta(step)
+        elif kind == "validation":
+            self.plot.add_psnr(step, event["psnr"])
+            self.status.value = (f"Step {step}: validation PSNR {event['psnr']:.2f} dB "
+                                 f"(input {event.get('input_psnr', float('nan')):.2f} dB)")
+            self._show_preview(event.get("preview"))
+        elif kind == "stopped":
+            self.status.value = f"Stopped at step {step}; Resume continues from {event.get('checkpoint', '')}."
+        elif kind == "finished":
+            self.progress.value = self.progress.max
+            self.status.value = f"Saved {event['model']}"
+            refresh_deblur_widgets(self.viewer)
+        elif kind == "error":
+            self._show_error(RuntimeError(event.get("message", "unknown error")))
+
+    def _update_eta(self, step: int) -> None:
+        now = time.monotonic()
+        if self._rate is None:
+            self._rate = (now, step)
+            return
+        t0, s0 = self._rate
+        if now > t0 and step > s0:
+            per_s = (step - s0) / (now - t0)
+            left = int((self.progress.max - step) / per_s)
+            self.eta.value = (f"step {step} / {self.progress.max} · {per_s:.2f} steps/s · "
+                              f"ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
+
+    def _show_preview(self, path: str | None) -> None:
+        """Put the blurred | output | sharp validation picture into the "training preview" layer."""
+        if not path or not Path(path).is_file():
+            return
+        import imageio.v3 as iio
+
+        image = np.asarray(iio.imread(path))
+        if PREVIEW_LAYER in self.viewer.layers:
+            self.viewer.layers[PREVIEW_LAYER].data = image
+        else:
+            self.viewer.add_image(image, name=PREVIEW_LAYER, rgb=image.ndim == 3 and image.shape[-1] in (3, 4))
+
+    def _set_buttons(self) -> None:
+        self.start_button.enabled = self.resume_button.enabled = not self.running
+        self.stop_button.enabled = self.running
+
+    def _show_error(self, err: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        self.status.value = f"Error: {err}"
+        show_error(f"napari-deblur: {err}")
