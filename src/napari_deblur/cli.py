@@ -1,16 +1,21 @@
-"""The ``napari-deblur`` command: list methods and blur kinds, deblur files, blur files, run the demo.
+"""The ``napari-deblur`` command: list methods and blur kinds, deblur files, blur files, train and evaluate
+models, run the demo.
 
 Method flags are generated from the registry (``--balance``, ``--iterations``, ...) and blur-kind flags from
 the kinds' specs (``--length``, ``--radius``, ``--na``, ...), so every parameter is a flag and new methods or
-kinds need no CLI code.
+kinds need no CLI code. ``train`` takes one flag per ``TrainConfig`` field (``--steps``, ``--patch``, ...) and the
+blur kinds' parameters prefixed with ``blur`` (``--blur-length``, ``--blur-radius``, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -18,6 +23,9 @@ from tqdm import tqdm
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.zoo.registry import Param, get_method, list_methods
+
+if TYPE_CHECKING:
+    from napari_deblur.train.config import TrainConfig
 
 
 def _flag(name: str) -> str:
@@ -34,7 +42,9 @@ def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str,
             if p.name in seen:
                 continue
             seen.add(p.name)
-            kwargs: dict = {"dest": f"{prefix}{p.name}", "default": None, "help": f"{p.help} Default: {p.default}."}
+            # argparse %-formats help strings: a literal % (as in "per 1% of the exposure") must be doubled.
+            text = f"{p.help} Default: {p.default}.".replace("%", "%%")
+            kwargs: dict = {"dest": f"{prefix}{p.name}", "default": None, "help": text}
             if p.type is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
@@ -102,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--variants", type=int, default=1,
                    help="Write N variants (seeds seed..seed+N-1) stacked along a new first axis.")
     _add_param_flags(b, [(f"{k.name} parameters", k.params) for k in list_kinds()], "kind_")
+
+    _add_train_parser(sub)
+    _add_evaluate_parser(sub)
 
     demo = sub.add_parser("demo", help="Blur a sample image, deblur it, print PSNR, save a comparison.")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="Folder for the results.")
@@ -193,6 +206,145 @@ def _cmd_blur(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Help for the most used training settings; every other TrainConfig field gets a generic line.
+TRAIN_HELP = {
+    "model": "Network family to train (see `napari-deblur methods`).",
+    "size": "Model size (small is fast on a CPU, base is the paper's).",
+    "name": "Model name (file stem); deblur with `--weights NAME`. Default: <model>-<size>-custom.",
+    "out": "Output .safetensors file. Default: the user model folder, so the model is found by name.",
+    "pairs": "Folder of blur/ + sharp/ pairs with matching names (or the GoPro layout).",
+    "sharp": "Folder of sharp images, blurred on the fly (2D, RGB, or z-stacks).",
+    "scenes": "Procedural sharp images, blurred on the fly: dead_leaves or fluorescence.",
+    "blur": "Blur kind for --sharp/--scenes (see `napari-deblur kinds`); its parameters are --blur-* flags.",
+    "blur_params": "The blur kind's parameters as JSON, e.g. '{\"size\": 15}' (or use the --blur-* flags).",
+    "noise": "Gaussian noise: each sample draws sigma uniformly up to this.",
+    "photons": "Poisson noise: photons at the white level (0 = none).",
+    "jpeg_quality": "JPEG-compress the blurred samples at this quality (0 = off).",
+    "val_pairs": "Held-out pairs folder for validation (default: held out from --pairs, or synthetic).",
+    "val_size": "Validation images.",
+    "weight_decay": "AdamW weight decay.",
+    "fft_weight": "Weight of the FFT loss (0 = off).",
+    "adv_weight": "GAN only: weight of the adversarial loss.",
+    "gan_pretrain": "GAN only: fraction of the steps trained with pixel losses before the critic joins.",
+    "ema": "GAN only: decay of the generator's moving average (the saved weights).",
+    "seed": "Seed of the data stream and the initialization.",
+    "in_channels": "1 (grayscale; colour images train channel by channel) or 3 (RGB jointly).",
+    "steps": "Training steps (optimizer updates).",
+    "patch": "Training crop side in pixels.",
+    "batch": "Crops per step (per device).",
+    "lr": "Peak learning rate (AdamW, cosine decay to 0).",
+    "loss": "Pixel loss: l1, charbonnier or psnr.",
+    "device": "auto, cpu, cuda or mps.",
+    "devices": "GPUs to train on (DDP when more than one).",
+    "precision": "auto (bf16-mixed on GPUs that support it, else 32-true), 32-true, bf16-mixed or 16-mixed.",
+    "val_every": "Validate (and write a preview) every N steps.",
+    "checkpoint_every": "Save the run folder's last.ckpt every N steps.",
+    "workers": "Data-loading worker processes.",
+}
+
+
+def _add_train_parser(sub: argparse._SubParsersAction) -> None:
+    from napari_deblur.train.config import TrainConfig
+
+    t = sub.add_parser("train", help="Train a network on your data (or procedural scenes); JSON events with "
+                       "--events.")
+    t.add_argument("--config", type=Path, help="Start from this TrainConfig JSON (e.g. a run folder's config.json); "
+                   "flags override it.")
+    t.add_argument("--resume", action="store_true", help="Continue from the run folder's last.ckpt.")
+    t.add_argument("--events", help="Print JSON-line events to stdout ('-') or append them to a file, instead of "
+                   "human-readable progress.")
+    group = t.add_argument_group("training settings (TrainConfig)")
+    for f in dataclasses.fields(TrainConfig):
+        default = getattr(TrainConfig(), f.name)
+        kind = json.loads if isinstance(default, dict) else type(default)
+        help_ = TRAIN_HELP.get(f.name, f"TrainConfig.{f.name}.")
+        help_ += "" if "Default:" in help_ else f" Default: {default!r}."
+        group.add_argument(_flag(f.name), dest=f"cfg_{f.name}", type=kind, default=None, metavar=f.name.upper(),
+                           help=help_.replace("%", "%%"))
+    # The blur kinds' parameters as --blur-<name>: several (size, model) would clash with training settings.
+    kinds = [(f"blur parameters: {k.name}", [dataclasses.replace(p, name=f"blur_{p.name}") for p in k.params])
+             for k in list_kinds()]
+    _add_param_flags(t, kinds, "kind_")
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The config of ``--config`` (if given) with the flags given on the command line applied."""
+    from napari_deblur.train.config import TrainConfig
+
+    base = TrainConfig.load(args.config).to_dict() if args.config else {}
+    given = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    cfg = TrainConfig.from_dict({**base, **given})
+    params = [dataclasses.replace(p, name=f"blur_{p.name}") for p in get_kind(cfg.blur).params]
+    blur = {k[len("blur_"):]: v for k, v in _given_params(args, "kind_", params, f"blur kind {cfg.blur!r}").items()}
+    return cfg.replace(blur_params={**cfg.blur_params, **blur}) if blur else cfg
+
+
+def _print_event(event: dict) -> None:
+    """One human-readable line per training event."""
+    kind = event["event"]
+    if kind == "started":
+        text = f"training from step {event['step']} of {event['steps']} on {event['device']} ({event['run_dir']})"
+    elif kind == "step":
+        text = (f"step {event['step']}: loss {event['loss']:.4g}, lr {event['lr']:.3g}, "
+                f"{event['samples_per_s']:.1f} samples/s")
+    elif kind == "validation":
+        text = (f"validation at step {event['step']}: PSNR {event['psnr']:.2f} dB (input {event['input_psnr']:.2f} "
+                f"dB), SSIM {event['ssim']:.3f}")
+    elif kind == "checkpoint":
+        text = f"checkpoint at step {event['step']}: {event['path']}"
+    elif kind == "stopped":
+        text = f"stopped at step {event['step']}; resume with --resume (checkpoint {event['checkpoint']})"
+    elif kind == "finished":
+        text = f"finished at step {event['step']}: model saved to {event['model']} (PSNR {event['psnr']:.2f} dB)"
+    else:
+        return  # errors are reported by main() on stderr
+    print(text, flush=True)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from napari_deblur.train.__main__ import event_printer
+    from napari_deblur.train.run import train
+
+    cfg = _train_config(args)
+    train(cfg, resume=args.resume, on_event=event_printer(args.events) if args.events else _print_event)
+    return 0
+
+
+def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("evaluate", help="PSNR/SSIM of a method on pairs or on the synthetic protocol.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("method_name", nargs="?", metavar="METHOD", help="Method name (or give it with --method).")
+    e.add_argument("--method", help="Method name (see `napari-deblur methods`), e.g. wiener or a trained model.")
+    e.add_argument("--pairs", type=Path, help="Folder of blur/ + sharp/ pairs (or the GoPro layout).")
+    e.add_argument("--kernels", type=Path, help="Synthetic protocol: folder (or file) of kernels (.npy, .tif, .png).")
+    e.add_argument("--sharp", type=Path, help="Synthetic protocol: folder (or file) of sharp images.")
+    e.add_argument("--sigma", type=float, default=0.01, help="Synthetic protocol: Gaussian noise sigma.")
+    e.add_argument("--seed", type=int, default=0, help="Synthetic protocol: seed of the noise.")
+    e.add_argument("--psf", type=Path, help="PSF file for a classical method on --pairs.")
+    e.add_argument("--limit", type=int, help="Score at most this many pairs (or sharp images).")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+    e.add_argument("--json", type=Path, help="Also write the results (rows and means) to this JSON file.")
+    _add_param_flags(e, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from napari_deblur.io import read_psf
+    from napari_deblur.train.evaluate import evaluate, format_table
+
+    if (args.method is None) == (args.method_name is None):
+        raise SystemExit("error: name the method once: `napari-deblur evaluate METHOD ...` or `--method METHOD`.")
+    args.method = args.method or args.method_name
+    params = _method_params(args, args.method)
+    result = evaluate(args.method, pairs=args.pairs, kernels=args.kernels, sharp=args.sharp, sigma=args.sigma,
+                      seed=args.seed, limit=args.limit, psf=read_psf(args.psf) if args.psf else None,
+                      device=args.device, **params)
+    print(format_table(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -204,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_kinds()
         if args.command == "blur":
             return _cmd_blur(args)
+        if args.command == "train":
+            return _cmd_train(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
         if args.command == "demo":
             from napari_deblur.demo import run_demo
 

@@ -65,6 +65,13 @@ class TrainConfig:
     workers: int = 2
     in_channels: int = 1
 
+    def __post_init__(self) -> None:
+        # Callers naturally pass Path objects for folders; store strings so the config stays JSON.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, os.PathLike):
+                setattr(self, f.name, os.fspath(value))
+
     # -- derived paths -------------------------------------------------------------------------------------
     @property
     def model_name(self) -> str:
@@ -241,6 +248,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             raise ValueError(f"Setting {name!r} must be a dict; got {value!r}.")
         return dict(value)
     if isinstance(default, str):
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
         if not isinstance(value, str):
             raise ValueError(f"Setting {name!r} must be a string; got {value!r}.")
         return value

@@ -97,7 +97,8 @@ class RestorationModule(L.LightningModule):
         self.config = family_config(cfg)
         self.net = create(cfg.model, cfg.size, **self.config)
         self.pixel_loss = losses.pixel_loss(cfg)
-        self.last_loss = float("nan")
+        # Kept as a tensor: converting it to a float every step would wait for the GPU every step.
+        self.last_loss = torch.tensor(float("nan"))
         self.val_metrics: dict[str, float] = {}
         self.preview: Path | None = None
         self._val_sums: torch.Tensor | None = None
@@ -119,7 +120,7 @@ class RestorationModule(L.LightningModule):
     # -- Lightning hooks ---------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self.objective(batch["blurred"], batch["sharp"])
-        self.last_loss = float(loss.detach())
+        self.last_loss = loss.detach()
         return loss
 
     def configure_optimizers(self) -> Any:
@@ -128,6 +129,7 @@ class RestorationModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": _cosine(opt, self.cfg.steps), "interval": "step"}}
 
     def current_lr(self) -> float:
+        """The generator's current learning rate."""
         return float(self.trainer.optimizers[0].param_groups[0]["lr"])
 
     def on_validation_epoch_start(self) -> None:
@@ -231,10 +233,7 @@ class GANModule(RestorationModule):
         g_opt.step()
         g_sched.step()
         self._update_ema(step)
-        self.last_loss = float(loss.detach())
-
-    def current_lr(self) -> float:
-        return float(self.trainer.optimizers[0].param_groups[0]["lr"])
+        self.last_loss = loss.detach()
 
 
 def make_module(cfg: TrainConfig) -> RestorationModule:

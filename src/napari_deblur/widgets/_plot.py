@@ -2,37 +2,47 @@
 
 One pyqtgraph plot with a second view box for PSNR, so both curves share the step axis without taking the
 height of two plots in a narrow dock. Points are appended to lists and the curves redrawn at most once per
-event-loop pass (several events often arrive in one poll), with downsampling and clipping for long runs.
+event-loop pass (several events often arrive in one poll), downsampled for long runs.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 LOSS_COLOR = "#4fc3f7"
 PSNR_COLOR = "#ffb74d"
 
 
-class TrainingPlot(pg.PlotWidget):
-    """Loss (left, blue line) and validation PSNR in dB (right, orange points) against the training step."""
+class TrainingPlot(QWidget):
+    """Loss (left, blue line) and validation PSNR in dB (right, orange points) against the training step.
+
+    A QWidget holding a ``pg.PlotWidget`` rather than a subclass of it: PlotWidget binds ``clear`` and other
+    PlotItem methods onto each instance, which would shadow this class's own ``clear``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.setMinimumHeight(180)
+        self.plot_widget = pg.PlotWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
         self.loss_steps: list[float] = []
         self.losses: list[float] = []
         self.psnr_steps: list[float] = []
         self.psnrs: list[float] = []
 
-        item = self.getPlotItem()
+        item = self.plot_widget.getPlotItem()
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss", color=LOSS_COLOR)
         item.setLabel("right", "val PSNR (dB)", color=PSNR_COLOR)
         item.showGrid(x=True, y=True, alpha=0.2)
+        for side in ("left", "right"):
+            item.getAxis(side).enableAutoSIPrefix(False)  # "loss (x0.001)" reads worse than 0.1
         self._loss = item.plot(pen=pg.mkPen(LOSS_COLOR, width=1.5))
         self._loss.setDownsampling(auto=True, method="mean")
-        self._loss.setClipToView(True)
 
         # The PSNR curve lives in its own view box (own y range) that follows the main one's x range.
         self._psnr_box = pg.ViewBox()
@@ -69,6 +79,6 @@ class TrainingPlot(pg.PlotWidget):
         self._psnr.setData(self.psnr_steps, self.psnrs)
 
     def _sync_views(self) -> None:
-        vb = self.getPlotItem().vb
+        vb = self.plot_widget.getPlotItem().vb
         self._psnr_box.setGeometry(vb.sceneBoundingRect())
         self._psnr_box.linkedViewChanged(vb, self._psnr_box.XAxis)

@@ -31,6 +31,7 @@ from superqt import QCollapsible
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.train.config import LOSSES, TrainConfig
+from napari_deblur.train.process import STOP_FILE, TrainingProcess
 from napari_deblur.widgets._params import params_container
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -79,16 +80,17 @@ def layer_planes(layer: Any) -> list[np.ndarray]:
 
 
 def refresh_deblur_widgets(viewer: Any) -> None:
-    """Best effort: docked Deblur widgets re-read the method list, so a new model shows as trained at once."""
-    from qtpy.QtWidgets import QWidget
+    """Deblur widgets of ``viewer`` re-read the method list, so a new model shows as trained at once.
 
-    for dock in list(getattr(viewer.window, "_dock_widgets", {}).values()):
-        inner = dock.widget()
-        for qt_widget in [inner, *inner.findChildren(QWidget)]:
-            widget = getattr(qt_widget, "_magic_widget", None)
-            if isinstance(widget, DeblurWidget):
-                widget.method.reset_choices()
-                widget._update_availability()
+    Found among the application's widgets (public Qt API) rather than through napari's private dock registry.
+    """
+    from qtpy.QtWidgets import QApplication
+
+    for qt_widget in QApplication.allWidgets():
+        widget = getattr(qt_widget, "_magic_widget", None)
+        if isinstance(widget, DeblurWidget) and widget.viewer is viewer:
+            widget.method.reset_choices()
+            widget._update_availability()
 
 
 class TrainWidget(Container):
@@ -165,6 +167,8 @@ class TrainWidget(Container):
         self._timer = QTimer(self.native)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
+        # Closing napari (or the dock) asks a running training to stop gracefully, without waiting for it.
+        self.native.destroyed.connect(self._request_stop)
         self.source.changed.connect(self._on_source_changed)
         self.blur.changed.connect(self._on_blur_changed)
         self.model.changed.connect(self._on_model_changed)
@@ -261,12 +265,8 @@ class TrainWidget(Container):
             write_image(folder / "sharp.tif", np.asarray(sharp.data), axes=guess_axes(sharp) or None)
             return folder
         blurred, sharps = layer_planes(self.blurred_layer.value), layer_planes(sharp)
-        if len(sharps) == 1:  # N blurred variants of one sharp image
-            sharps = sharps * len(blurred)
-        if len(sharps) != len(blurred) or any(b.shape != s.shape for b, s in zip(blurred, sharps, strict=True)):
-            raise ValueError(f"The blurred layer ({self.blurred_layer.value.data.shape}) and the sharp layer "
-                             f"({sharp.data.shape}) must have the same shape, or the blurred one N planes of it.")
-        return Path(layer_pairs_to_folder(blurred, sharps, folder))
+        # N blurred variants of one sharp image (the Synthesize-blur widget's "Make N variants") pair with it.
+        return Path(layer_pairs_to_folder(blurred, sharps * len(blurred) if len(sharps) == 1 else sharps, folder))
 
     def _resume_config(self) -> TrainConfig:
         run_dir = self.build_config(write_layers=False).run_dir
@@ -289,8 +289,6 @@ class TrainWidget(Container):
 
     def start(self, resume: bool = False) -> None:
         """Validate the fields and start training (``resume``: continue the named run from its checkpoint)."""
-        from napari_deblur.train.process import TrainingProcess
-
         if self.running:
             return
         try:
@@ -302,7 +300,7 @@ class TrainWidget(Container):
         except (ValueError, TypeError, OSError) as err:
             self._show_error(err)
             return
-        self.process, self._config, self._ended_polls, self._rate = process, cfg, 0, None
+        self.process, self._config, self._rate, self._ended, self._idle_polls = process, cfg, None, False, 0
         if not resume:
             self.plot.clear()
         self.progress.max, self.progress.value = max(cfg.steps, 1), 0
@@ -320,23 +318,26 @@ class TrainWidget(Container):
         # stop() waits for the subprocess; the UI keeps polling its events meanwhile.
         threading.Thread(target=self.process.stop, daemon=True).start()
 
+    def _request_stop(self, *_args: Any) -> None:
+        if self.process is not None and self.process.running:
+            (self.process.run_dir / STOP_FILE).touch()
+
     def poll(self) -> None:
-        """Handle new events; once the subprocess has ended (and its last lines are read) reset the buttons."""
+        """Handle new events; reset the buttons once the subprocess has ended and its last event is in."""
         if self.process is None:
             return
         for event in self.process.poll():
+            self._ended |= event.get("event") in ("finished", "stopped", "error")
             self.handle_event(event)
         if self.process.running:
             return
-        self._ended_polls += 1
-        if self._ended_polls < 3:  # the reader thread may still hold the last lines
-            return
-        code = self.process.returncode
-        if code not in (0, None) and not self.status.value.startswith(("Error", "Stopped")):
-            self._show_error(RuntimeError(f"The training process ended with exit code {code}."))
-        self._timer.stop()
-        self.process = None
-        self._set_buttons()
+        # TrainingProcess always ends with a final event (an "error" one if the process died silently); the
+        # count of polls is only a safety net.
+        self._idle_polls += 1
+        if self._ended or self._idle_polls > 50:
+            self._timer.stop()
+            self.process = None
+            self._set_buttons()
 
     def handle_event(self, event: dict[str, Any]) -> None:
         kind, step = event.get("event"), event.get("step", 0)

@@ -1,0 +1,58 @@
+"""``python -m napari_deblur.train --config cfg.json [--resume] [--events -|PATH]``: one training run.
+
+Events are JSON lines, one per line, to stdout (``-``) or appended to PATH. Exit status 0 when the run finished
+or was stopped gracefully, 1 on an error (its message is the last event; the traceback goes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from napari_deblur.train.config import TrainConfig
+
+
+def event_printer(target: str) -> Any:
+    """A callback writing each event as one JSON line to stdout (``"-"``) or appending it to a file."""
+
+    def emit(event: dict[str, Any]) -> None:
+        line = json.dumps(event) + "\n"
+        if target == "-":
+            sys.stdout.write(line)
+            sys.stdout.flush()  # a parent process reads the pipe line by line, live
+        else:
+            with Path(target).open("a", encoding="utf-8") as f:
+                f.write(line)
+
+    return emit
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m napari_deblur.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True, type=Path, help="Training config (JSON, see TrainConfig).")
+    parser.add_argument("--resume", action="store_true", help="Continue from the run folder's last.ckpt.")
+    parser.add_argument("--events", default="-", help="'-' for JSON lines on stdout, or a file to append to.")
+    args = parser.parse_args(argv)
+    emit = event_printer(args.events)
+    try:
+        cfg = TrainConfig.load(args.config)
+    except ValueError as err:
+        emit({"event": "error", "message": str(err)})
+        return 1
+    from napari_deblur.train.run import train
+
+    try:
+        train(cfg, resume=args.resume, on_event=emit)
+    except Exception:  # already reported as an "error" event by train(); the details are for the log
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

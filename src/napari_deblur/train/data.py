@@ -1,0 +1,289 @@
+"""Training data: patches from folders of pairs, or sharp images and procedural scenes blurred on the fly.
+
+Every training sample is drawn by its own numpy Generator seeded with ``(seed, 0, index)``, so a run is
+reproducible, any worker can make any sample, and a resumed run sees the same stream. Validation samples use
+``(seed, 1, index)`` and never change during a run. Images are normalized to [0, 1]: 8-bit by 255, [0, 1]
+floats as they are, uint16 and other floats by robust percentiles (of the sharp image, for both halves of a
+pair, so a pair keeps its relative intensities).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from napari_deblur.synth.degrade import Degradation, fit_kernel
+from napari_deblur.synth.kinds import get_kind
+from napari_deblur.synth.scenes import KINDS as SCENE_KINDS
+from napari_deblur.synth.scenes import random_scene
+from napari_deblur.train.config import TrainConfig
+from napari_deblur.train.files import (
+    IMAGE_SUFFIXES,
+    Pair,
+    check_pairs,
+    check_sizes,
+    existing_folder,
+    find_images,
+    find_pairs,
+    image_shape,
+    layer_pairs_to_folder,
+    load_planes,
+)
+
+VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
+SOFT_KINDS = ("gaussian", "widefield", "confocal")  # automatic sizes with faint tails: cropped to the patch
+CACHE_BYTES = 256 << 20  # decoded images kept per dataset copy (one per DataLoader worker)
+
+__all__ = ["IMAGE_SUFFIXES", "DataPlan", "PairedPatches", "SyntheticPatches", "check_data", "find_images",
+           "find_pairs", "image_shape", "layer_pairs_to_folder", "load_planes", "loader_throughput", "make_datasets"]
+
+
+@dataclass
+class DataPlan:
+    """What :func:`check_data` found: the files each dataset reads, and a sentence describing the data."""
+
+    train_pairs: list[Pair] = field(default_factory=list)
+    val_pairs: list[Pair] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+    val_side: int = 0
+    description: str = ""
+
+
+def check_data(cfg: TrainConfig) -> DataPlan:
+    """Check the data settings of ``cfg`` (sources, folders, sizes, blur); raise ``ValueError`` naming the fix."""
+    given = [s for s in ("pairs", "sharp", "scenes") if getattr(cfg, s)]
+    if len(given) != 1:
+        problem = "no data source is set" if not given else f"several are set ({', '.join(given)})"
+        raise ValueError(f"Set exactly one data source, but {problem}: pairs (a folder of blur/ and sharp/ "
+                         "pairs), sharp (a folder of sharp images, blurred on the fly) or scenes "
+                         f"({' or '.join(SCENE_KINDS)}).")
+    plan = DataPlan()
+    if cfg.pairs:
+        pairs, _ = check_pairs(cfg.pairs, cfg.patch)
+        # Hold out at most a fifth, the last pairs (in a GoPro layout: the end of the last sequence, so held-out
+        # frames have fewer near-duplicates in training); with fewer than five, validation reuses training pairs.
+        held = 0 if cfg.val_pairs else min(cfg.val_size, len(pairs) // 5)
+        plan.train_pairs, plan.val_pairs = pairs[:len(pairs) - held], pairs[len(pairs) - held:] or pairs
+        plan.description = f"{len(pairs)} pairs from {cfg.pairs}"
+    else:
+        _degradation(cfg)  # raises on an unknown kind or bad parameters
+        plan.val_side = 2 * cfg.patch
+        if cfg.sharp:
+            plan.images = find_images(existing_folder(cfg.sharp, "sharp"))
+            if not plan.images:
+                raise ValueError(f"No images in {cfg.sharp} ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+            plan.val_side = min(plan.val_side, check_sizes(plan.images, cfg.patch))
+        elif cfg.scenes not in SCENE_KINDS:
+            raise ValueError(f"scenes must be one of {', '.join(SCENE_KINDS)}; got {cfg.scenes!r}.")
+        what = f"{len(plan.images)} sharp images from {cfg.sharp}" if cfg.sharp else f"{cfg.scenes} scenes"
+        params = f" {cfg.blur_params}" if cfg.blur_params else ""
+        plan.description = f"{what}, {cfg.blur} blur{params}, noise sigma <= {cfg.noise}"
+    if cfg.val_pairs:
+        plan.val_pairs, smallest = check_pairs(cfg.val_pairs, 1)
+        plan.description += f"; validation pairs from {cfg.val_pairs}"
+    else:
+        smallest = min(min(image_shape(s)[2:]) for _, s in plan.val_pairs) if plan.val_pairs else 0
+    # One crop side for all validation pairs, so they can be batched.
+    plan.val_side = plan.val_side if not plan.val_pairs else min(VAL_CROP, smallest)
+    return plan
+
+
+def _degradation(cfg: TrainConfig) -> Degradation:
+    params = dict(cfg.blur_params)
+    kernel = params.pop("kernel", None) if cfg.blur == "custom" else None
+    try:
+        deg = Degradation(kind=cfg.blur, params=params, kernel=kernel, noise=cfg.noise,
+                          photons=cfg.photons or None, jpeg_quality=cfg.jpeg_quality or None)
+        deg.make_kernel(seed=0)
+    except (TypeError, ValueError) as e:
+        hint = " (for blur='custom' pass blur_params={'kernel': '<file>'})" if cfg.blur == "custom" else ""
+        raise ValueError(f"Invalid blur settings: {e}{hint}") from None
+    return deg
+
+
+class _Cache:
+    """Decoded images by path, least recently used dropped beyond a byte budget (per worker process)."""
+
+    def __init__(self, budget: int = CACHE_BYTES) -> None:
+        self.budget, self.items = budget, OrderedDict()
+
+    def __call__(self, path: Path) -> tuple[np.ndarray, float, float]:
+        if path in self.items:
+            self.items.move_to_end(path)
+            return self.items[path]
+        item = self.items[path] = load_planes(path)
+        while sum(v[0].nbytes for v in self.items.values()) > self.budget and len(self.items) > 1:
+            self.items.popitem(last=False)
+        return item
+
+
+def _reflect(index: np.ndarray, n: int) -> np.ndarray:
+    """Indices mirrored into [0, n) as scipy's "reflect" border (d c b a | a b c d | d c b a), any distance."""
+    index = np.mod(index, 2 * n)
+    return np.where(index >= n, 2 * n - 1 - index, index)
+
+
+def _crop(plane: np.ndarray, y: int, x: int, side: int) -> np.ndarray:
+    """A (C, side, side) crop at (y, x); parts outside the image are mirrored in."""
+    h, w = plane.shape[-2:]
+    if 0 <= y and y + side <= h and 0 <= x and x + side <= w:
+        return plane[:, y:y + side, x:x + side]
+    return plane[:, _reflect(np.arange(y, y + side), h)[:, None], _reflect(np.arange(x, x + side), w)[None, :]]
+
+
+def _normalize(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    return np.clip((x.astype(np.float32) - low) / (high - low), 0, 1)
+
+
+def _channels(x: np.ndarray, in_channels: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Match the network's channels: one random colour channel (the mean without ``rng``), or grey repeated."""
+    if x.shape[0] == 3 and in_channels == 1:
+        if rng is None:
+            return x.mean(axis=0, keepdims=True)
+        c = int(rng.integers(3))
+        return x[c:c + 1]
+    return np.repeat(x, in_channels, axis=0) if x.shape[0] == 1 and in_channels == 3 else x
+
+
+def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
+    """The same random 90-degree rotation and horizontal flip for every array (the 8 dihedral symmetries)."""
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    return [np.flip(np.rot90(a, k, axes=(-2, -1)), -1) if flip else np.rot90(a, k, axes=(-2, -1)) for a in arrays]
+
+
+def _sample(blurred: np.ndarray, sharp: np.ndarray) -> dict[str, torch.Tensor]:
+    return {"blurred": torch.from_numpy(np.ascontiguousarray(blurred, np.float32)),
+            "sharp": torch.from_numpy(np.ascontiguousarray(sharp, np.float32))}
+
+
+# -- datasets ----------------------------------------------------------------------------------------------
+class PairedPatches(Dataset):
+    """Aligned random crops of (blurred, sharp) pairs with flips and rotations; ``augment=False``: fixed crops
+    (centre crops first, then seeded positions when ``length`` exceeds the number of pairs)."""
+
+    def __init__(self, pairs: list[Pair], patch: int, length: int, *, in_channels: int = 1, seed: int = 0,
+                 stream: int = 0, augment: bool = True) -> None:
+        self.pairs, self.patch, self.length, self.in_channels = pairs, patch, length, in_channels
+        self.seed, self.stream, self.augment, self.cache = seed, stream, augment, _Cache()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.stream, index])
+        fixed = not self.augment and index < len(self.pairs)  # first pass of validation: centre crops
+        pick = rng.integers(len(self.pairs)) if self.augment else index % len(self.pairs)
+        blur_path, sharp_path = self.pairs[pick]
+        (blur, _, _), (sharp, low, high) = self.cache(blur_path), self.cache(sharp_path)
+        if blur.shape != sharp.shape:
+            raise ValueError(f"The pair {blur_path} and {sharp_path} differ in shape; pairs must be pixel-aligned.")
+        n, _, h, w = sharp.shape
+        side = min(self.patch, h, w)
+        z, y, x = (n // 2, (h - side) // 2, (w - side) // 2) if fixed else (
+            rng.integers(n), rng.integers(h - side + 1), rng.integers(w - side + 1))
+        pair = np.stack([_crop(blur[z], y, x, side), _crop(sharp[z], y, x, side)])  # (2, C, side, side)
+        pair = _channels(_normalize(pair, low, high).swapaxes(0, 1), self.in_channels,
+                         rng if self.augment else None).swapaxes(0, 1)
+        if self.augment:
+            (pair,) = _augment(rng, pair)
+        return _sample(pair[0], pair[1])
+
+
+@dataclass(frozen=True)
+class _GivenKernel(Degradation):
+    """A Degradation whose kernel was drawn beforehand (its size sets the crop margin)."""
+
+    given: Any = field(default=None, compare=False)
+
+    def make_kernel(self, *, seed: int | None = None, ndim: int = 2, strength: float = 1.0) -> np.ndarray:
+        return self.given
+
+
+class SyntheticPatches(Dataset):
+    """Sharp crops from image files (``images``) or procedural ``scenes``, blurred on the fly by ``degradation``:
+    a fresh kernel and noise level per sample. The crop is larger than the patch by the kernel's half-width on
+    every side and blurred before its centre is cut, so patch borders hold real blur, not padding."""
+
+    def __init__(self, degradation: Degradation, patch: int, length: int, *, images: list[Path] | None = None,
+                 scenes: str = "", in_channels: int = 1, seed: int = 0, stream: int = 0,
+                 augment: bool = True) -> None:
+        self.degradation, self.patch, self.length, self.images, self.scenes = degradation, patch, length, images, scenes
+        self.in_channels, self.seed, self.stream, self.augment = in_channels, seed, stream, augment
+        self.random_kernel = get_kind(degradation.kind).random
+        self.kernel: np.ndarray | None = None  # the one kernel of a non-random kind, made once
+        self.cache = _Cache()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _make_kernel(self, seed: int) -> np.ndarray:
+        if self.kernel is not None:
+            return self.kernel
+        kernel = self.degradation.make_kernel(seed=seed)
+        if self.degradation.kind in SOFT_KINDS:
+            kernel = fit_kernel(kernel, (self.patch, self.patch))
+        if not self.random_kernel:
+            self.kernel = kernel
+        return kernel
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.stream, index])
+        kernel_seed, noise_seed = (int(s) for s in rng.integers(2**31, size=2))
+        kernel = self._make_kernel(kernel_seed)
+        m, p = max(kernel.shape) // 2, self.patch
+        if self.scenes:
+            color = self.in_channels == 3 and self.scenes == "dead_leaves"
+            scene = random_scene((p + 2 * m, p + 2 * m), self.scenes, seed=rng, color=color)
+            region = _channels(np.moveaxis(scene, -1, 0) if color else scene[None], self.in_channels, rng)
+        else:
+            planes, low, high = self.cache(self.images[rng.integers(len(self.images))])
+            n, _, h, w = planes.shape
+            y, x = int(rng.integers(h - p + 1)) - m, int(rng.integers(w - p + 1)) - m
+            region = _crop(planes[rng.integers(n)], y, x, p + 2 * m)
+            region = _channels(_normalize(region, low, high), self.in_channels, rng)
+            if self.augment:
+                (region,) = _augment(rng, region)
+        sigma = float(rng.uniform(0, self.degradation.noise))
+        degrade = _GivenKernel(**{f.name: getattr(self.degradation, f.name) for f in dataclasses.fields(Degradation)}
+                               | {"noise": sigma, "given": kernel})
+        blurred, _ = degrade(region, seed=noise_seed, rgb=region.shape[0] == 3)
+        centre = (slice(None), slice(m, m + p), slice(m, m + p))
+        return _sample(blurred[centre], region[centre])
+
+
+def make_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+    """The training stream (``steps * batch * devices`` random patches) and the fixed validation set."""
+    plan = check_data(cfg)
+    length = cfg.steps * cfg.batch * cfg.devices
+    common = {"in_channels": cfg.in_channels, "seed": cfg.seed}
+    if cfg.pairs:
+        train: Dataset = PairedPatches(plan.train_pairs, cfg.patch, length, **common)
+    else:
+        deg = _degradation(cfg)
+        synth = {"images": plan.images, "scenes": cfg.scenes, **common}
+        train = SyntheticPatches(deg, cfg.patch, length, **synth)
+    if plan.val_pairs:
+        val: Dataset = PairedPatches(plan.val_pairs, plan.val_side, cfg.val_size, stream=1, augment=False, **common)
+    else:
+        val = SyntheticPatches(deg, plan.val_side, cfg.val_size, stream=1, augment=False, **synth)
+    train.description = val.description = plan.description
+    return train, val
+
+
+def loader_throughput(cfg: TrainConfig, n_batches: int = 20) -> float:
+    """Training samples per second the DataLoader delivers with ``cfg``'s batch and workers (after warm-up)."""
+    train, _ = make_datasets(cfg.replace(steps=max(cfg.steps, n_batches + 1)))
+    batches = iter(DataLoader(train, batch_size=cfg.batch, num_workers=cfg.workers))
+    next(batches)  # worker start-up and first reads are not throughput
+    start = time.perf_counter()
+    for _ in range(n_batches):
+        next(batches)
+    return n_batches * cfg.batch / (time.perf_counter() - start)

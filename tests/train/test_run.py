@@ -1,0 +1,263 @@
+"""Training runs end to end on a CPU with tiny settings: learning, events, kill/resume, stop, the GAN, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import napari_deblur as nd
+from napari_deblur.cli import main as cli_main
+from napari_deblur.train import TrainConfig, TrainingProcess, train
+from napari_deblur.zoo.weights import read_card
+
+#: The documented keys of every event (docs/training.md); events may carry no others.
+EVENT_KEYS = {
+    "started": {"step", "steps", "device", "run_dir"},
+    "step": {"step", "loss", "lr", "samples_per_s"},
+    "validation": {"step", "psnr", "ssim", "input_psnr", "preview"},
+    "checkpoint": {"step", "path"},
+    "stopped": {"step", "checkpoint"},
+    "finished": {"step", "model", "psnr"},
+    "error": {"message"},
+}
+
+
+@pytest.fixture(autouse=True)
+def model_dir(tmp_path, monkeypatch):
+    """User models go to a temporary folder (subprocesses inherit the variable)."""
+    folder = tmp_path / "models"
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """One torch thread here and in training subprocesses: on shared, busy CPU cores two threads spin-wait for
+    each other and ran 5-10x slower than one."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(tmp_path, **changes) -> TrainConfig:
+    """A run of seconds: small NAFNet, 32x32 dead-leaves crops, mild camera shake, no worker processes."""
+    settings = {"model": "nafnet", "size": "small", "scenes": "dead_leaves", "blur_params": {"size": 9},
+                "steps": 6, "patch": 32, "batch": 2, "val_size": 2, "val_every": 3, "checkpoint_every": 3,
+                "workers": 0, "out": str(tmp_path / "out" / "tiny.safetensors")}
+    return TrainConfig(**{**settings, **changes})
+
+
+def check_event(event: dict) -> None:
+    assert event["event"] in EVENT_KEYS, event
+    assert set(event) - {"event"} == EVENT_KEYS[event["event"]], event
+    json.dumps(event)  # plain JSON values only
+
+
+def run_module(cfg: TrainConfig, *args: str) -> subprocess.Popen:
+    config = cfg.save(cfg.run_dir.parent / f"{cfg.model_name}.json")
+    return subprocess.Popen([sys.executable, "-m", "napari_deblur.train", "--config", str(config), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_training_improves_psnr_and_the_model_deblurs_by_name(tmp_path, model_dir):
+    # Mild random camera shake on dead leaves: 400 steps of batch 4 (about a minute on one core) must gain
+    # at least 1 dB over the blurred input on the held-out validation images (measured: +1.20 dB).
+    cfg = TrainConfig(model="nafnet", size="small", name="leaves", scenes="dead_leaves", blur_params={"size": 9},
+                      patch=64, batch=4, steps=400, lr=4e-3, loss="charbonnier", fft_weight=0.0, val_size=4,
+                      val_every=400, checkpoint_every=1000, workers=0)
+    events = []
+    path = train(cfg, on_event=events.append)
+    assert path == (model_dir / "leaves.safetensors").resolve()
+    validation = [e for e in events if e["event"] == "validation"][-1]
+    gain = validation["psnr"] - validation["input_psnr"]
+    print(f"validation PSNR {validation['psnr']:.2f} dB, input {validation['input_psnr']:.2f} dB, gain {gain:.2f}")
+    assert gain >= 1.0
+    card = read_card(path)
+    assert card["family"] == "nafnet" and card["size"] == "small" and card["config"]["train_size"] == 64
+    assert card["training"]["steps"] == 400 and card["training"]["config"]["lr"] == 4e-3
+    assert card["metrics"]["val_psnr"] == pytest.approx(validation["psnr"])
+    assert "dead_leaves" in card["training"]["data"]
+    # The finished model is usable at once: as a method of its own, as the family's weights by name or by path.
+    image = np.random.default_rng(0).random((80, 72)).astype(np.float32)
+    as_method = nd.deblur(image, "leaves")
+    by_name = nd.deblur(image, "nafnet", weights="leaves")
+    by_path = nd.deblur(image, "nafnet", weights=str(path))
+    assert as_method.shape == image.shape
+    assert np.array_equal(as_method, by_name) and np.array_equal(by_name, by_path)
+    assert all(v.dtype == torch.float32 for v in load_file(path).values())
+
+
+def test_events_are_documented_json_lines(tmp_path):
+    cfg = tiny(tmp_path)
+    proc = run_module(cfg, "--events", "-")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]  # stdout holds nothing but events
+    for event in events:
+        check_event(event)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert {"step", "validation", "checkpoint"} <= set(kinds)
+    assert [e["step"] for e in events if e["event"] == "step"] == list(range(1, 7))
+    assert [e["step"] for e in events if e["event"] == "validation"] == [3, 6]
+    assert all(os.path.isfile(e["preview"]) for e in events if e["event"] == "validation")
+    run_dir = cfg.run_dir
+    assert TrainConfig.load(run_dir / "config.json") == cfg
+    assert [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()] == events
+    assert events[-1]["model"] == str(cfg.model_path.resolve()) and cfg.model_path.is_file()
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+    cfg = tiny(tmp_path, steps=40, checkpoint_every=4, val_every=20)
+    proc = run_module(cfg, "--events", "-")
+    seen = None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "checkpoint" and event["step"] >= 8:
+            seen = event["step"]
+            proc.send_signal(signal.SIGKILL)  # no chance to clean up
+            break
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    proc.stderr.close()
+    assert seen is not None and proc.returncode == -signal.SIGKILL
+    ckpt = cfg.run_dir / "last.ckpt"
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]  # loadable: written atomically
+    assert saved >= seen
+
+    events = []
+    path = train(cfg, resume=True, on_event=events.append)
+    started = events[0]
+    assert started["event"] == "started" and started["step"] == saved
+    first_step = next(e["step"] for e in events if e["event"] == "step")
+    assert saved < first_step <= saved + 10
+    assert events[-1]["event"] == "finished" and events[-1]["step"] == 40 and path.is_file()
+    assert read_card(path)["training"]["steps"] == 40
+    # The run folder's history keeps the killed run's events before the resumed ones.
+    history = [json.loads(line)["event"] for line in (cfg.run_dir / "events.jsonl").read_text().splitlines()]
+    assert history.count("started") == 2
+
+
+@pytest.mark.parametrize("how", ["stop_file", "sigterm"])
+def test_graceful_stop_keeps_a_checkpoint(tmp_path, how):
+    cfg = tiny(tmp_path, steps=100000, checkpoint_every=100000, val_every=100000)
+    process = TrainingProcess(cfg)
+    process.start()
+    events: list[dict] = []
+    deadline = time.monotonic() + 120
+    while not any(e["event"] == "step" and e["step"] >= 3 for e in events) and time.monotonic() < deadline:
+        events += process.poll()
+        time.sleep(0.1)
+    assert process.running, events
+    if how == "stop_file":
+        process.stop(timeout=60)
+    else:
+        os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(60) == 0
+    events += process.poll()
+    for event in events:
+        check_event(event)
+    stopped = events[-1]
+    assert stopped["event"] == "stopped", events
+    assert stopped["checkpoint"] == str((cfg.run_dir / "last.ckpt").resolve())
+    assert torch.load(stopped["checkpoint"], map_location="cpu", weights_only=False)["global_step"] == stopped["step"]
+    assert not cfg.model_path.exists()  # stopped runs save no model: resume them
+    assert process.poll() == [] and not process.running
+
+
+def test_gan_trains_both_stages_and_saves_the_ema_generator(tmp_path, monkeypatch):
+    import napari_deblur.train.run as run
+
+    modules = []
+
+    def capture(cfg):
+        module = make_module(cfg)
+        modules.append((module, {k: v.clone() for k, v in module.disc.state_dict().items()}))
+        return module
+
+    make_module = run.make_module
+    monkeypatch.setattr(run, "make_module", capture)
+    cfg = tiny(tmp_path, model="deblurgan", steps=8, gan_pretrain=0.5, val_every=8, checkpoint_every=100)
+    events = []
+    path = train(cfg, on_event=events.append)
+    module, disc_before = modules[0]
+    # One global step per batch although each adversarial step updates two networks.
+    assert [e["step"] for e in events if e["event"] == "step"][-1] == 8 == events[-1]["step"]
+    assert module.pretrain_steps == 4
+    assert any(not torch.equal(disc_before[k], v) for k, v in module.disc.state_dict().items())  # stage 2 ran
+    saved = load_file(path)
+    ema, raw = module.ema.state_dict(), module.net.state_dict()
+    assert saved.keys() == ema.keys()
+    assert all(torch.equal(saved[k], ema[k].cpu()) for k in saved)
+    assert any(not torch.equal(saved[k], raw[k].cpu()) for k in saved)
+    assert nd.deblur(np.full((40, 40), 0.5, np.float32), "deblurgan", weights=str(path)).shape == (40, 40)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"steps": 0}, "steps must be positive"),
+    ({"model": "unet9000"}, "Unknown model"),
+    ({"scenes": "", "sharp": "EMPTY"}, "No images"),
+    ({"out": "FILE/model.safetensors"}, "is a file"),
+])
+def test_bad_config_fails_before_training(tmp_path, change, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    change = {k: v.replace("EMPTY", str(tmp_path / "empty")).replace("FILE", str(tmp_path / "file"))
+              if isinstance(v, str) else v for k, v in change.items()}
+    cfg = tiny(tmp_path, **change)
+    events = []
+    with pytest.raises(ValueError, match=message):
+        train(cfg, on_event=events.append)
+    assert [e["event"] for e in events] == ["error"] and message in events[0]["message"]
+    check_event(events[0])
+    assert not (tmp_path / "out").exists()  # nothing was written
+
+
+def test_module_entry_point_reports_errors(tmp_path):
+    proc = run_module(tiny(tmp_path, steps=-3), "--events", "-")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    (event,) = [json.loads(line) for line in out.splitlines()]
+    assert event["event"] == "error" and "steps must be positive" in event["message"]
+
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="Nothing to resume"):
+        train(tiny(tmp_path), resume=True)
+
+
+def test_cli_train_prints_events(tmp_path, capsys):
+    out = tmp_path / "cli" / "X.safetensors"
+    code = cli_main(["train", "--model", "nafnet", "--size", "small", "--scenes", "dead_leaves", "--steps", "5",
+                     "--patch", "32", "--batch", "2", "--out", str(out), "--events", "-", "--val-size", "2",
+                     "--workers", "0", "--blur-size", "9"])
+    assert code == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for event in events:
+        check_event(event)
+    assert events[-1]["event"] == "finished" and out.is_file()
+    saved = TrainConfig.load(out.with_suffix(".run") / "config.json")
+    assert saved.steps == 5 and saved.blur_params == {"size": 9} and saved.workers == 0
+
+
+def test_cli_train_human_readable_and_errors(tmp_path, capsys):
+    out = tmp_path / "cli" / "Y.safetensors"
+    assert cli_main(["train", "--scenes", "dead_leaves", "--steps", "2", "--patch", "32", "--batch", "2",
+                     "--out", str(out), "--val-size", "1", "--workers", "0", "--blur-size", "9"]) == 0
+    text = capsys.readouterr().out
+    assert "finished at step 2" in text and "validation at step 2" in text
+    assert cli_main(["train", "--scenes", "dead_leaves", "--steps", "0", "--out", str(out)]) == 2
+    assert "steps must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--blur-radius do\\(es\\) not apply to blur kind 'camera_shake'"):
+        cli_main(["train", "--scenes", "dead_leaves", "--blur-radius", "3", "--out", str(out)])

@@ -1,0 +1,217 @@
+"""The training dock widget under Xvfb: tiny real trainings in a subprocess, Stop, bad configs, field switching."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+
+from napari_deblur.widgets import train as train_widget  # noqa: E402
+from napari_deblur.widgets.deblur import DeblurWidget  # noqa: E402
+from napari_deblur.widgets.train import SOURCES, TrainWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def model_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(folder))
+    return folder
+
+
+def tiny(widget: TrainWidget, steps: int = 20, name: str = "") -> None:
+    """Procedural dead leaves, NAFNet small, 32-pixel patches: seconds on a CPU."""
+    widget.source.value = "procedural scenes"
+    widget.scenes.value = "dead_leaves"
+    widget.model.value = "nafnet"
+    widget.size.value = "small"
+    widget.name.value = name or widget.name.value
+    widget.steps.value, widget.batch.value, widget.patch.value = steps, 2, 32
+    widget.val_every.value = 10
+
+
+def test_tiny_training_streams_events_and_saves_model(make_napari_viewer, qtbot, model_dir):
+    viewer = make_napari_viewer()
+    deblur = DeblurWidget(viewer)
+    viewer.window.add_dock_widget(deblur)
+    deblur.method.value = "nafnet"
+    widget = TrainWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    # Named like the shipped weights of nafnet small, so the Deblur widget's "(untrained)" mark must go.
+    tiny(widget, name="nafnet-small")
+    widget.start()
+    assert widget.running and not widget.start_button.enabled and widget.stop_button.enabled
+    qtbot.waitUntil(lambda: widget.progress.value > 0, timeout=90_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=90_000)
+
+    model = model_dir / "nafnet-small.safetensors"
+    assert widget.status.value == f"Saved {model}", widget.status.value
+    assert model.is_file()
+    assert widget.progress.value == widget.progress.max == 20
+    assert widget.plot.loss_steps and all(np.isfinite(widget.plot.losses))
+    assert widget.plot.psnr_steps  # a validation at step 10 and/or 20
+    assert len(widget.plot._loss.getData()[0]) == len(widget.plot.loss_steps)  # drawn, not just stored
+    assert "steps/s" in widget.eta.value
+    assert "training preview" in viewer.layers
+    assert widget.start_button.enabled and not widget.stop_button.enabled
+    labels = [deblur.method.native.itemText(i) for i in range(deblur.method.native.count())]
+    assert "nafnet" in labels and "nafnet (untrained)" not in labels
+    assert deblur.run_button.enabled
+
+
+def test_stop_ends_long_run_within_seconds_and_resume_continues(make_napari_viewer, qtbot, model_dir):
+    widget = TrainWidget(make_napari_viewer())
+    tiny(widget, steps=100_000, name="long")
+    widget.val_every.value = 100_000
+    widget.start()
+    qtbot.waitUntil(lambda: len(widget.plot.loss_steps) > 0, timeout=90_000)
+    process = widget.process
+    t0 = time.monotonic()
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert time.monotonic() - t0 < 15
+    assert widget.status.value.startswith("Stopped at step"), widget.status.value
+    assert not process.running and process.returncode == 0
+    assert (model_dir / "long.run" / "last.ckpt").is_file()
+    assert not (model_dir / "long.safetensors").exists()
+
+    stopped_at = int(widget.status.value.split()[3].rstrip(";"))
+    n_points = len(widget.plot.loss_steps)
+    widget.start(resume=True)
+    assert widget.running
+    qtbot.waitUntil(lambda: len(widget.plot.loss_steps) > n_points, timeout=90_000)
+    assert widget.plot.loss_steps[-1] > stopped_at  # continued from the checkpoint, plot kept
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert widget.status.value.startswith("Stopped at step")
+
+
+def test_bad_config_shows_error_and_starts_nothing(make_napari_viewer, tmp_path, model_dir):
+    widget = TrainWidget(make_napari_viewer())
+    widget.source.value = "paired folder"
+    widget.start()
+    assert widget.status.value.startswith("Error: No pairs folder")
+    assert not widget.running
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    widget.pairs_folder.value = empty
+    widget.start()
+    assert widget.status.value.startswith("Error:") and str(empty) in widget.status.value, widget.status.value
+    assert not widget.running and widget.start_button.enabled
+
+    widget.source.value = "layer pairs"  # no layers in the viewer
+    widget.start()
+    assert "Choose the image layers" in widget.status.value
+    widget.start(resume=True)
+    assert "Nothing to resume" in widget.status.value
+    assert not widget.running
+
+
+def test_error_event_is_reported(make_napari_viewer):
+    widget = TrainWidget(make_napari_viewer())
+    widget.handle_event({"event": "error", "message": "CUDA out of memory"})
+    assert widget.status.value == "Error: CUDA out of memory"
+
+
+def test_data_source_switching_shows_the_right_fields(make_napari_viewer):
+    widget = TrainWidget(make_napari_viewer())
+    shown = {
+        "layer pairs": {"blurred_layer", "sharp_layer"},
+        "paired folder": {"pairs_folder"},
+        "sharp folder + synthetic blur": {"sharp_folder", "blur", "noise"},
+        "sharp layer + synthetic blur": {"sharp_layer", "blur", "noise"},
+        "procedural scenes": {"scenes", "blur", "noise"},
+    }
+    assert set(shown) == set(SOURCES)
+    fields = {"blurred_layer", "sharp_layer", "pairs_folder", "sharp_folder", "scenes", "blur", "noise"}
+    for source, visible in shown.items():
+        widget.source.value = source
+        assert {f for f in fields if not getattr(widget, f).native.isHidden()} == visible, source
+        assert widget._blur_basic.native.isHidden() == ("blur" not in visible)
+
+
+def test_blur_kind_fields_model_list_and_name(make_napari_viewer):
+    from napari_deblur.zoo import FAMILIES
+
+    widget = TrainWidget(make_napari_viewer())
+    assert set(widget.model.choices) == set(FAMILIES)
+    assert "custom" not in widget.blur.choices
+    widget.blur.value = "defocus"
+    assert widget.blur_params() == {"radius": 5.0}
+    widget.model.value, widget.size.value = "srn", "base"
+    assert widget.name.value == "srn-base-custom"
+    widget.name.value = "mine"
+    widget.model.value = "nafnet"
+    assert widget.name.value == "mine"  # a typed name is kept
+    cfg = widget.build_config()
+    assert (cfg.model, cfg.size, cfg.name) == ("nafnet", "small", "mine")
+    assert (cfg.blur, cfg.scenes, cfg.pairs, cfg.sharp) == ("defocus", "dead_leaves", "", "")
+    assert cfg.checkpoint_every == cfg.val_every
+
+
+def test_layer_pairs_become_a_pairs_folder(make_napari_viewer, model_dir):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    sharp = viewer.add_image(rng.random((64, 64), dtype=np.float32), name="sharp")
+    blurred = viewer.add_image(rng.random((3, 64, 64), dtype=np.float32), name="blurred x3")
+    widget = TrainWidget(viewer)
+    widget.source.value = "layer pairs"
+    widget.blurred_layer.value, widget.sharp_layer.value = blurred, sharp
+    widget.patch.value = 32
+    cfg = widget.build_config()
+    assert cfg.pairs and Path(cfg.pairs).is_dir()
+    cfg.validate()
+
+    widget.source.value = "sharp layer + synthetic blur"
+    cfg = widget.build_config()
+    assert cfg.sharp and any(Path(cfg.sharp).iterdir())
+    cfg.validate()
+
+
+def test_settings_persist_between_sessions(make_napari_viewer, tmp_path):
+    widget = TrainWidget(make_napari_viewer())
+    widget.source.value = "sharp folder + synthetic blur"
+    widget.sharp_folder.value = tmp_path
+    widget.model.value, widget.steps.value, widget.lr.value = "srn", 1234, 0.0005
+    widget.blur.value = "defocus"
+    widget._blur_basic["radius"].value = 7.5
+    widget._save()
+    again = TrainWidget(make_napari_viewer())
+    assert again.source.value == "sharp folder + synthetic blur"
+    assert again.sharp_folder.value == tmp_path
+    assert (again.model.value, again.steps.value, again.lr.value) == ("srn", 1234, pytest.approx(0.0005))
+    assert again.blur.value == "defocus" and again._blur_basic["radius"].value == 7.5
+
+
+def test_device_label(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train_widget.device_text() == "CPU — training will be slow"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda _i=0: "NVIDIA H200")
+    assert train_widget.device_text() == "GPU: NVIDIA H200"
+
+
+def test_plot_keeps_its_curves_after_clear(qtbot):
+    from napari_deblur.widgets._plot import TrainingPlot
+
+    plot = TrainingPlot()
+    qtbot.addWidget(plot)
+    plot.show()  # pyqtgraph auto-ranges when painting
+    plot.add_loss(1, 0.5)
+    plot.clear()
+    assert plot.loss_steps == [] and plot.psnrs == []
+    for step in range(10, 110, 10):
+        plot.add_loss(step, 1 / step)
+    plot.add_psnr(100, 25.0)
+    qtbot.waitUntil(lambda: len(plot._loss.getData()[0] if plot._loss.getData()[0] is not None else []) == 10)
+    box = plot.plot_widget.getPlotItem().vb
+    assert plot._loss in box.addedItems  # clear() empties the data, never removes the curves
+    qtbot.waitUntil(lambda: box.viewRange()[0][1] >= 100)
