@@ -7,6 +7,8 @@ The public API is napari-free, so the same calls work from scripts, the napari c
     blurred, kernel = nd.synthesize_blur(sharp_image, "camera_shake", seed=3, noise=0.01)
     for spec in nd.list_methods():
         print(spec.name, spec.kind, [p.name for p in spec.params])
+    model = nd.train(nd.TrainConfig(model="nafnet", scenes="dead_leaves", steps=2000, name="mine"))
+    print(nd.evaluate("mine", pairs="my-test-pairs"))
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from napari_deblur.restore.engine import Progress, deblur_steps
 from napari_deblur.restore.engine import deblur as _deblur
+from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.synth.kinds import list_kinds, make_kernel
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.zoo.registry import MethodSpec, Param, get_method, list_methods
@@ -24,8 +27,17 @@ from napari_deblur.zoo.weights import load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["MethodSpec", "Param", "Progress", "blur_variants", "deblur", "deblur_steps", "get_method", "list_kinds",
-           "list_methods", "load_model", "make_kernel", "synthesize_blur"]
+__all__ = ["MethodSpec", "Param", "Progress", "TrainConfig", "blur_variants", "deblur", "deblur_steps", "evaluate",
+           "get_method", "list_kinds", "list_methods", "load_model", "make_kernel", "synthesize_blur", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    # Training is imported on first use: Lightning takes seconds to import and deblurring never needs it.
+    if name in ("train", "evaluate", "TrainConfig"):
+        import napari_deblur.train as training  # the package is callable: napari_deblur.train(cfg) trains
+
+        return training if name == "train" else getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def deblur(
@@ -39,6 +51,7 @@ def deblur(
     tile_overlap: int | None = None,
     device: str = "auto",
     output_dtype: str = "same",
+    intensity_range: tuple[float, float] | None = None,
     **params: Any,
 ) -> np.ndarray:
     """Deblur an image and return an array of the same shape.
@@ -65,14 +78,22 @@ def deblur(
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     output_dtype : str
         ``"same"`` (the input's dtype; integers clipped and rounded) or ``"float32"``.
+    intensity_range : (float, float), optional
+        The (low, high) intensities mapped to 0 and 1 for the method; by default 8-bit images use 0..255 and
+        others robust percentiles (per channel).
     **params
         The method's parameters (see ``list_methods()``), e.g. ``iterations=30`` or ``balance=0.01``.
 
     Returns
     -------
-    numpy.ndarray
-        The deblurred image, same shape as ``image``.
+    numpy.ndarray or dask.array.Array
+        The deblurred image, same shape as ``image``. A dask array gives a lazy dask array with the same
+        chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
+    if is_dask(image):
+        return deblur_lazy(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
+                           tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
+                           intensity_range=intensity_range, **params)
     return _deblur(
         image,
         method,
@@ -83,5 +104,6 @@ def deblur(
         tile_overlap=tile_overlap,
         device=device,
         output_dtype=output_dtype,
+        intensity_range=intensity_range,
         **params,
     )

@@ -222,8 +222,13 @@ TRAIN_HELP = {
     "jpeg_quality": "JPEG-compress the blurred samples at this quality (0 = off).",
     "val_pairs": "Held-out pairs folder for validation (default: held out from --pairs, or synthetic).",
     "val_size": "Validation images.",
+    "preview_image": "An image to deblur with the current model at every validation (centre crop; written to "
+                     "the run folder's previews/output_step_N.tif).",
     "weight_decay": "AdamW weight decay.",
     "fft_weight": "Weight of the FFT loss (0 = off).",
+    "vgg_weights": "Local VGG-19 weights file (torchvision's vgg19-*.pth or .safetensors) for the perceptual "
+                   "loss; nothing is downloaded. Empty = no perceptual loss.",
+    "perceptual_weight": "Weight of the perceptual loss (with --vgg-weights).",
     "adv_weight": "GAN only: weight of the adversarial loss.",
     "gan_pretrain": "GAN only: fraction of the steps trained with pixel losses before the critic joins.",
     "ema": "GAN only: decay of the generator's moving average (the saved weights).",

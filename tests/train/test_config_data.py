@@ -217,6 +217,26 @@ def test_gopro_layout(tmp_path):
     assert torch.equal(train[0]["blurred"], train[0]["sharp"])
 
 
+def test_flat_gt_naming(tmp_path):
+    for i in (1, 2):
+        iio.imwrite(tmp_path / f"frame-{i}.png", _texture(i))
+        iio.imwrite(tmp_path / f"frame-{i}_gt.png", _texture(i))
+    iio.imwrite(tmp_path / "alone.png", _texture(3))  # no partner: not a pair, not an error
+    pairs = find_pairs(tmp_path)
+    assert [(b.name, s.name) for b, s in pairs] == [("frame-1.png", "frame-1_gt.png"),
+                                                   ("frame-2.png", "frame-2_gt.png")]
+    train, _ = make_datasets(TrainConfig(pairs=str(tmp_path), patch=P, steps=2))
+    assert torch.equal(train[0]["blurred"], train[0]["sharp"])
+
+
+def test_shared_gopro_pairs_are_found():
+    folder = Path(__file__).parents[2].parent / "shared" / "data" / "gopro_frameavg_GOPR0374"
+    if not folder.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    pairs = find_pairs(folder)
+    assert len(pairs) == 4 and all(s.stem == b.stem + "_gt" for b, s in pairs)
+
+
 def test_uint16_pairs_share_the_sharp_images_range(tmp_path):
     root = tmp_path / "p"
     sharp = (np.random.default_rng(0).random((40, 40)) * 3000 + 500).astype(np.uint16)

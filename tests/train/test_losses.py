@@ -115,3 +115,50 @@ def test_losses_have_gradients(image):
         pred.grad = None
         fn(pred, image).backward()
         assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def _vgg_file(tmp_path, suffix: str = ".pth"):
+    """A VGG-19 weights file laid out as torchvision's (random weights, the first three blocks)."""
+    from napari_deblur.train.perceptual import vgg19_to_relu3_3
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in vgg19_to_relu3_3().state_dict().items()}
+    path = tmp_path / f"vgg19{suffix}"
+    if suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, path)
+    else:
+        torch.save(state, path)
+    return path, state
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_perceptual_loss_from_a_local_weights_file(tmp_path, image, suffix):
+    from napari_deblur.train.perceptual import PerceptualLoss, load_vgg_features
+
+    path, state = _vgg_file(tmp_path, suffix)
+    features = load_vgg_features(path)
+    assert torch.equal(features[14].weight, state["features.14.weight"])  # conv3_3, torchvision numbering
+    loss = PerceptualLoss(features).train()
+    assert not loss.training and not any(p.requires_grad for p in loss.parameters())
+    assert loss(image, image).item() == 0
+    pred = image.clone().requires_grad_(True)
+    value = loss(pred, (image + 0.2).clamp(0, 1))
+    value.backward()
+    assert value.item() > 0 and pred.grad.abs().sum() > 0  # gradients reach the prediction, not the VGG
+
+
+def test_perceptual_weights_are_checked_before_training(tmp_path):
+    path, state = _vgg_file(tmp_path)
+    cfg = TrainConfig(scenes="dead_leaves", steps=1, vgg_weights=str(tmp_path / "none.pth"))
+    with pytest.raises(ValueError, match="does not exist"):
+        cfg.validate()
+    del state["features.14.weight"]
+    torch.save(state, tmp_path / "cut.pth")
+    with pytest.raises(ValueError, match=r"not VGG-19 weights: features\.14\.weight .* missing"):
+        cfg.replace(vgg_weights=str(tmp_path / "cut.pth")).validate()
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="Cannot read VGG weights"):
+        cfg.replace(vgg_weights=str(tmp_path / "junk.pth")).validate()
+    cfg.replace(vgg_weights=str(path)).validate()

@@ -29,6 +29,8 @@ EVENT_KEYS = {
     "finished": {"step", "model", "psnr"},
     "error": {"message"},
 }
+#: Keys an event carries only in some runs (the user's preview image, when one is set).
+OPTIONAL_KEYS = {"validation": {"preview_output", "preview_offset"}}
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +62,8 @@ def tiny(tmp_path, **changes) -> TrainConfig:
 
 def check_event(event: dict) -> None:
     assert event["event"] in EVENT_KEYS, event
-    assert set(event) - {"event"} == EVENT_KEYS[event["event"]], event
+    keys, required = set(event) - {"event"}, EVENT_KEYS[event["event"]]
+    assert required <= keys <= required | OPTIONAL_KEYS.get(event["event"], set()), event
     json.dumps(event)  # plain JSON values only
 
 
@@ -116,6 +119,26 @@ def test_events_are_documented_json_lines(tmp_path):
     assert TrainConfig.load(run_dir / "config.json") == cfg
     assert [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()] == events
     assert events[-1]["model"] == str(cfg.model_path.resolve()) and cfg.model_path.is_file()
+
+
+def test_preview_on_a_user_image(tmp_path):
+    import imageio.v3 as iio
+
+    rgb = (np.random.default_rng(1).random((40, 50, 3)) * 255).astype(np.uint8)
+    iio.imwrite(tmp_path / "mine.png", rgb)
+    events = []
+    train(tiny(tmp_path, steps=3, preview_image=str(tmp_path / "mine.png")), on_event=events.append)
+    validation = [e for e in events if e["event"] == "validation"]
+    assert validation
+    for event in validation:
+        check_event(event)
+        output = iio.imread(event["preview_output"])
+        # The centre crop with sides a multiple of 16, deblurred channel by channel, still in [0, 1].
+        assert output.shape == (32, 48, 3) and output.dtype == np.float32
+        assert 0 <= output.min() and output.max() <= 1
+        assert event["preview_offset"] == [4, 1]
+    with pytest.raises(ValueError, match="preview_image"):
+        tiny(tmp_path, preview_image=str(tmp_path / "missing.png")).validate()
 
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path):
@@ -188,10 +211,17 @@ def test_gan_trains_both_stages_and_saves_the_ema_generator(tmp_path, monkeypatc
 
     make_module = run.make_module
     monkeypatch.setattr(run, "make_module", capture)
-    cfg = tiny(tmp_path, model="deblurgan", steps=8, gan_pretrain=0.5, val_every=8, checkpoint_every=100)
+    # With DeblurGAN's perceptual (VGG feature) term, from a local weights file laid out as torchvision's.
+    from napari_deblur.train.perceptual import vgg19_to_relu3_3
+
+    vgg = tmp_path / "vgg19.pth"
+    torch.save({f"features.{k}": v for k, v in vgg19_to_relu3_3().state_dict().items()}, vgg)
+    cfg = tiny(tmp_path, model="deblurgan", steps=8, gan_pretrain=0.5, val_every=8, checkpoint_every=100,
+               vgg_weights=str(vgg))
     events = []
     path = train(cfg, on_event=events.append)
     module, disc_before = modules[0]
+    assert module.perceptual is not None
     # One global step per batch although each adversarial step updates two networks.
     assert [e["step"] for e in events if e["event"] == "step"][-1] == 8 == events[-1]["step"]
     assert module.pretrain_steps == 4
@@ -261,3 +291,17 @@ def test_cli_train_human_readable_and_errors(tmp_path, capsys):
     assert "steps must be positive" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="--blur-radius do\\(es\\) not apply to blur kind 'camera_shake'"):
         cli_main(["train", "--scenes", "dead_leaves", "--blur-radius", "3", "--out", str(out)])
+
+
+def test_public_api_trains_and_evaluates(tmp_path, model_dir):
+    # napari_deblur.train is the training package and, called, the training function (DESIGN's public API).
+    cfg = nd.TrainConfig(**{**tiny(tmp_path, steps=2).to_dict(), "out": "", "name": "api"})
+    path = nd.train(cfg)
+    assert path == (model_dir / "api.safetensors").resolve()
+    assert nd.train.TrainConfig is nd.TrainConfig and callable(nd.train)
+    sharp = np.random.default_rng(0).random((48, 48)).astype(np.float32)
+    kernel = np.zeros((5, 5), np.float32)
+    kernel[2] = 0.2  # a horizontal 5-pixel motion
+    result = nd.evaluate("api", sharp=[sharp], kernels=[kernel], sigma=0.0)
+    assert result["count"] == 1 and result["protocol"] == "synthetic"
+    assert all(np.isfinite(result["mean"][k]) for k in ("psnr", "ssim", "input_psnr", "input_ssim"))

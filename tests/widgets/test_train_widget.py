@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -44,6 +45,11 @@ def test_tiny_training_streams_events_and_saves_model(make_napari_viewer, qtbot,
     viewer.window.add_dock_widget(widget)
     # Named like the shipped weights of nafnet small, so the Deblur widget's "(untrained)" mark must go.
     tiny(widget, name="nafnet-small")
+    # The preview follows a z-stack's current plane and sits over the crop it came from.
+    stack = np.random.default_rng(0).random((2, 40, 50), dtype=np.float32)
+    mine = viewer.add_image(stack, name="mine", scale=(1, 2, 2), translate=(0, 10, 0))
+    viewer.dims.set_point(0, 1)
+    widget.preview_on.value = mine
     widget.start()
     assert widget.running and not widget.start_button.enabled and widget.stop_button.enabled
     qtbot.waitUntil(lambda: widget.progress.value > 0, timeout=90_000)
@@ -57,7 +63,11 @@ def test_tiny_training_streams_events_and_saves_model(make_napari_viewer, qtbot,
     assert widget.plot.psnr_steps  # a validation at step 10 and/or 20
     assert len(widget.plot._loss.getData()[0]) == len(widget.plot.loss_steps)  # drawn, not just stored
     assert "steps/s" in widget.eta.value
-    assert "training preview" in viewer.layers
+    preview = viewer.layers["training preview"]
+    assert preview.data.shape == (32, 48) and preview.data.dtype == np.float32
+    assert tuple(preview.scale) == (2, 2) and tuple(preview.translate) == (10 + 4 * 2, 1 * 2)
+    config = widget._config
+    np.testing.assert_array_equal(iio.imread(config.preview_image), stack[1])  # the plane on show
     assert widget.start_button.enabled and not widget.stop_button.enabled
     labels = [deblur.method.native.itemText(i) for i in range(deblur.method.native.count())]
     assert "nafnet" in labels and "nafnet (untrained)" not in labels

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
-from napari_deblur.restore.intensity import intensity_map, restore_dtype
+from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
 from napari_deblur.restore.psf_prep import validate_psf
 from napari_deblur.restore.tiling import plan_tiles, run_tiled
 from napari_deblur.zoo.registry import MethodSpec, get_method
@@ -94,9 +94,15 @@ def deblur_steps(
     tile_overlap: int | None = None,
     device: str | torch.device = "auto",
     output_dtype: str = "same",
+    intensity_range: tuple[float, float] | None = None,
+    restorer: Callable[[torch.Tensor], torch.Tensor] | None = None,
     **params: Any,
 ) -> Generator[Progress, None, np.ndarray]:
-    """Deblur ``image`` step by step; see :func:`napari_deblur.deblur` for the arguments."""
+    """Deblur ``image`` step by step; see :func:`napari_deblur.deblur` for the arguments.
+
+    ``restorer``: the method already built for these parameters, PSF and device (the lazy path builds one per
+    worker process and reuses it for every chunk) instead of building it here.
+    """
     spec = method if isinstance(method, MethodSpec) else get_method(method)
     arr = check_image(image)
     values = spec.resolve_params(params)
@@ -133,7 +139,10 @@ def deblur_steps(
         alpha_mask = lead_index[lay.order.index(len(axes) - 1)] == lay.alpha_index
 
     work = planes[~alpha_mask]
-    imap = intensity_map(work, groups[~alpha_mask] if groups is not None else None)
+    if intensity_range is not None:
+        imap = fixed_intensity_map(intensity_range, len(work), work.ndim)
+    else:
+        imap = intensity_map(work, groups[~alpha_mask] if groups is not None else None)
     normalized = imap.forward(work)
 
     tile = tile_size if tile_size is not None else spec.default_tile_size
@@ -143,7 +152,8 @@ def deblur_steps(
         raise ValueError(f"tile_size must be at least 8 pixels; got {tile}.")
 
     yield Progress(0, 1, f"Preparing {spec.name}")
-    restorer = spec.build(psf=psf_arr, device=dev, **values)
+    if restorer is None:
+        restorer = spec.build(psf=psf_arr, device=dev, **values)
     overlap = tile_overlap if tile_overlap is not None else 4 * int(restorer.receptive_field)
 
     restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev,
@@ -176,6 +186,7 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 batch_size=_batch_size(tile, spatial_shape),
                 device=dev,
                 align=spec.tile_alignment,
+                pad_borders=spec.kind == "network",
             )
             total = len(normalized) * plan_tiles(spatial_shape, tile, overlap, align=spec.tile_alignment).count
             while True:

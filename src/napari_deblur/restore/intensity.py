@@ -62,6 +62,15 @@ def intensity_map(planes: np.ndarray, groups: np.ndarray | None) -> IntensityMap
     return IntensityMap(low.reshape(bshape), high.reshape(bshape))
 
 
+def fixed_intensity_map(intensity_range: tuple[float, float], n_planes: int, ndim: int) -> IntensityMap:
+    """One given (low, high) range for every plane: chunks of a lazy array must share one map, not fit their own."""
+    low, high = (float(v) for v in intensity_range)
+    if not high > low:
+        raise ValueError(f"intensity_range must be (low, high) with high > low; got {intensity_range!r}.")
+    bshape = (n_planes,) + (1,) * (ndim - 1)
+    return IntensityMap(np.full(bshape, low, np.float32), np.full(bshape, high, np.float32))
+
+
 def restore_dtype(x: np.ndarray, dtype: np.dtype, output_dtype: str) -> np.ndarray:
     """Cast float32 results to the requested dtype: the input's (integers clipped and rounded) or float32."""
     if output_dtype == "float32":

@@ -128,12 +128,15 @@ def run_tiled(
     batch_size: int,
     device: torch.device,
     align: int = 1,
+    pad_borders: bool = False,
 ) -> Generator[int, None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
     ``context`` is the method's receptive field: tiles are reflect-padded by it, and it is the margin of
     each overlap that a tile does not contribute to. ``align``: see :func:`plan_tiles` (the context is
-    rounded up to it too, so a padded tile still starts on the image's grid).
+    rounded up to it too, so a padded tile still starts on the image's grid). ``pad_borders``: pad by the
+    context even when the image is one tile (networks: image borders then look the same whole, tiled or
+    lazy, and reflected surroundings beat a network's zero padding).
 
     Yields the number of tiles finished after each batch (the total is ``B * plan.count``) and returns the
     restored float32 array of the same shape. Closing the generator stops between batches.
@@ -152,8 +155,9 @@ def run_tiled(
     for pos in positions:
         weight_sum[tuple(slice(p, p + t) for p, t in zip(pos, plan.tile))] += weights[pos]
     jobs = [(b, pos) for pos in positions for b in range(planes.shape[0])]
-    # A single untiled pass needs no extra context: the method's own border handling sees the whole image.
-    tile_context = context if plan.count > 1 or size_multiple > 1 else 0
+    # A single untiled pass of a classical method needs no extra context: its own border handling sees the
+    # whole image.
+    tile_context = context if plan.count > 1 or size_multiple > 1 or pad_borders else 0
     done = 0
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]

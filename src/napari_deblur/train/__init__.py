@@ -1,6 +1,7 @@
 """How a model learns: configuration, data, losses, the Lightning trainer, evaluation.
 
-``train(cfg)`` runs in this process; ``TrainingProcess(cfg)`` runs the same in a subprocess and streams its
+``train(cfg)`` runs in this process (the package itself is callable, so ``napari_deblur.train(cfg)`` is the
+same call); ``TrainingProcess(cfg)`` runs the same in a subprocess and streams its
 events (what the widget uses); ``evaluate(method, ...)`` scores any method on pairs or a synthetic protocol::
 
     from napari_deblur.train import TrainConfig, train
@@ -12,6 +13,8 @@ Lightning is imported only when ``train`` is used, so the widget can import the 
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 from napari_deblur.train.config import TrainConfig
@@ -31,3 +34,19 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _CallablePackage(types.ModuleType):
+    """``napari_deblur.train`` is both this package and the documented function ``napari_deblur.train(cfg)``.
+
+    Python binds a subpackage to its parent's attribute of the same name whenever it is imported, so the
+    public function and the package cannot be two objects; the package calls the function instead.
+    """
+
+    def __call__(self, cfg: TrainConfig, **kwargs: Any) -> Any:
+        from napari_deblur.train.run import train
+
+        return train(cfg, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

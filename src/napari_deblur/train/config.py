@@ -46,6 +46,7 @@ class TrainConfig:
     jpeg_quality: int = 0
     val_pairs: str = ""
     val_size: int = 8
+    preview_image: str = ""
     patch: int = 128
     batch: int = 8
     steps: int = 20000
@@ -53,6 +54,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     loss: str = "charbonnier"
     fft_weight: float = 0.1
+    vgg_weights: str = ""
+    perceptual_weight: float = 0.05
     adv_weight: float = 0.005
     gan_pretrain: float = 0.5
     ema: float = 0.999
@@ -163,6 +166,8 @@ class TrainConfig:
         self._validate_numbers()
         self._validate_choices()
         self._validate_output()
+        self._validate_preview()
+        self._validate_vgg()
         # Degradation and folder checks live with the data code that must agree with them.
         from napari_deblur.train.data import check_data
 
@@ -194,6 +199,7 @@ class TrainConfig:
             (self.val_size >= 1, f"val_size must be at least 1 validation sample; got {self.val_size}."),
             (self.fft_weight >= 0, f"fft_weight must be >= 0 (0 = no FFT loss); got {self.fft_weight}."),
             (self.adv_weight >= 0, f"adv_weight must be >= 0; got {self.adv_weight}."),
+            (self.perceptual_weight >= 0, f"perceptual_weight must be >= 0; got {self.perceptual_weight}."),
             (0 <= self.gan_pretrain <= 1, f"gan_pretrain must be a fraction in [0, 1]; got {self.gan_pretrain}."),
             (0 <= self.ema < 1, f"ema must be in [0, 1) (a decay such as 0.999); got {self.ema}."),
             (self.devices >= 1, f"devices must be at least 1; got {self.devices}."),
@@ -239,6 +245,27 @@ class TrainConfig:
         if not os.access(ancestor, os.W_OK | os.X_OK):
             raise ValueError(f"Cannot write the model to {path}: {ancestor} is not writable. Choose another "
                              "output path.")
+
+
+    def _validate_vgg(self) -> None:
+        if self.vgg_weights:
+            from napari_deblur.train.perceptual import load_vgg_features
+
+            load_vgg_features(self.vgg_weights)  # a wrong file costs seconds here, not a crashed run
+
+    def _validate_preview(self) -> None:
+        if not self.preview_image:
+            return
+        from napari_deblur.train.files import image_shape
+
+        path = Path(self.preview_image).expanduser()
+        if not path.is_file():
+            raise ValueError(f"preview_image {path} is not a file; give an image to preview the model on, or "
+                             "leave it empty.")
+        try:
+            image_shape(path)
+        except Exception as err:  # any reader failure: say which file and why, before training starts
+            raise ValueError(f"preview_image {path} cannot be read as an image ({err}).") from None
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

@@ -165,7 +165,7 @@ def evaluate(method: str, *, pairs: str | os.PathLike | None = None, kernels: An
         Any method of :func:`napari_deblur.list_methods` (e.g. ``"wiener"``, or ``"nafnet"`` with
         ``weights="my-model"``).
     pairs : path, optional
-        A folder of blurred/sharp pairs (``blur/`` + ``sharp/``, or the GoPro layout).
+        A folder of blurred/sharp pairs (``blur/`` + ``sharp/``, the GoPro layout, or ``x.png`` + ``x_gt.png``).
     kernels, sharp : path or sequence of arrays, optional
         The synthetic protocol: kernel files (.npy, .tif, .png) and sharp images (folders, one file, or arrays).
     sigma : float

@@ -31,9 +31,11 @@ def find_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]
 
 
 def find_pairs(folder: str | os.PathLike) -> list[Pair]:
-    """(blurred, sharp) files of ``folder/blur`` + ``folder/sharp``, or of every ``*/blur`` + ``*/sharp`` (GoPro).
+    """(blurred, sharp) files of ``folder/blur`` + ``folder/sharp``, or of every ``*/blur`` + ``*/sharp`` (GoPro),
+    or, in a flat folder, ``<name>.png`` + ``<name>_gt.png`` (or ``_sharp``).
 
-    Files pair by name (the stem, so ``a.png`` pairs with ``a.tif``). Unmatched files raise ``ValueError``.
+    Files pair by name (the stem, so ``a.png`` pairs with ``a.tif``). Unmatched files in blur/ or sharp/ raise
+    ``ValueError``.
     """
     folder = existing_folder(folder, "pairs")
     if (folder / "blur").is_dir() and (folder / "sharp").is_dir():
@@ -41,8 +43,12 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
     else:
         groups = sorted(d.parent for d in folder.rglob("blur") if d.is_dir() and (d.parent / "sharp").is_dir())
     if not groups:
+        flat = _flat_pairs(folder)
+        if flat:
+            return flat
         raise ValueError(f"No pairs in {folder}: expected blur/ and sharp/ subfolders with matching file names, "
-                         "or the GoPro layout <sequence>/blur/, <sequence>/sharp/.")
+                         "the GoPro layout <sequence>/blur/, <sequence>/sharp/, or <name>.png beside "
+                         "<name>_gt.png in one folder.")
     pairs: list[Pair] = []
     unmatched: list[str] = []
     for group in groups:
@@ -57,6 +63,21 @@ def find_pairs(folder: str | os.PathLike) -> list[Pair]:
         raise ValueError(f"The blur/ and sharp/ folders in {folder} hold no images "
                          f"({', '.join(sorted(IMAGE_SUFFIXES))}).")
     return pairs
+
+
+def _flat_pairs(folder: Path) -> list[Pair]:
+    """``<name>.<ext>`` (blurred) beside ``<name>_gt.<ext>`` or ``<name>_sharp.<ext>`` (sharp) in one folder.
+
+    The naming of frame-averaged GoPro-style sets; files without a partner are ignored here, since a flat
+    folder may hold anything else too (a README, kernels).
+    """
+    images = {p.stem: p for p in find_images(folder, recursive=False)}
+    pairs = []
+    for stem, sharp in images.items():
+        for tag in ("_gt", "_sharp"):
+            if stem.endswith(tag) and stem[: -len(tag)] in images:
+                pairs.append((images[stem[: -len(tag)]], sharp))
+    return sorted(pairs)
 
 
 def existing_folder(path: str | os.PathLike, what: str) -> Path:

@@ -1,8 +1,9 @@
 """LightningModules that train a zoo network: plain restoration, and the two-stage GAN with an EMA generator.
 
 Both read batches ``{"blurred": (B, C, P, P), "sharp": (B, C, P, P)}`` in [0, 1] (train/data.py) and report,
-after each validation pass, ``val_metrics`` (PSNR/SSIM of the output and of the blurred input) and the path of a
-preview PNG (blurred | output | sharp of validation sample 0) for run.py's event callback.
+after each validation pass, ``val_metrics`` (PSNR/SSIM of the output and of the blurred input), the path of a
+preview PNG (blurred | output | sharp of validation sample 0) and, when ``cfg.preview_image`` is set, the
+network's output on that image (train/preview.py) for run.py's event callback.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from torch import nn
 
 from napari_deblur.train import losses
 from napari_deblur.train.config import TrainConfig
+from napari_deblur.train.perceptual import PerceptualLoss, load_vgg_features
+from napari_deblur.train.preview import PreviewInput, load_preview_input, run_preview
 from napari_deblur.zoo.families import FAMILIES, create
 
 #: Families trained adversarially (GANModule); every other family trains with pixel losses alone.
@@ -97,10 +100,15 @@ class RestorationModule(L.LightningModule):
         self.config = family_config(cfg)
         self.net = create(cfg.model, cfg.size, **self.config)
         self.pixel_loss = losses.pixel_loss(cfg)
+        self.perceptual: PerceptualLoss | None = None
+        if cfg.vgg_weights and cfg.perceptual_weight > 0:
+            self.perceptual = PerceptualLoss(load_vgg_features(cfg.vgg_weights))
         # Kept as a tensor: converting it to a float every step would wait for the GPU every step.
         self.last_loss = torch.tensor(float("nan"))
         self.val_metrics: dict[str, float] = {}
         self.preview: Path | None = None
+        self.preview_output: tuple[Path, tuple[int, int]] | None = None  # the user's image deblurred, its offset
+        self._preview_input: PreviewInput | None = None
         self._val_sums: torch.Tensor | None = None
 
     # -- what gets saved and validated -------------------------------------------------------------------
@@ -110,11 +118,14 @@ class RestorationModule(L.LightningModule):
         return self.net
 
     def objective(self, blurred: torch.Tensor, sharp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixel loss over every scale the network outputs, plus the weighted FFT loss at full resolution."""
+        """Pixel loss over every scale the network outputs, plus the weighted FFT loss at full resolution (and the
+        perceptual loss when a VGG weights file is given)."""
         outputs = self.net(blurred, return_all_scales=True)
         loss = losses.multiscale(self.pixel_loss, outputs, sharp)
         if self.cfg.fft_weight > 0:
             loss = loss + self.cfg.fft_weight * losses.fft_loss(outputs[-1], sharp)
+        if self.perceptual is not None:
+            loss = loss + self.cfg.perceptual_weight * self.perceptual(outputs[-1], sharp)
         return loss, outputs[-1]
 
     # -- Lightning hooks ---------------------------------------------------------------------------------
@@ -151,6 +162,17 @@ class RestorationModule(L.LightningModule):
         self.val_metrics = {"psnr": float(sums[0]) / n, "ssim": float(sums[1]) / n,
                             "input_psnr": float(sums[2]) / n, "input_ssim": float(sums[3]) / n}
         self.val_metrics["step"] = int(self.trainer.global_step)
+        if self.cfg.preview_image and self.trainer.is_global_zero:
+            self.preview_output = self._write_user_preview()
+
+    def _write_user_preview(self) -> tuple[Path, tuple[int, int]]:
+        from napari_deblur.io import write_image
+
+        if self._preview_input is None:  # read once per run
+            self._preview_input = load_preview_input(self.cfg.preview_image)
+        out = run_preview(self.inference_net, self._preview_input, self.cfg.in_channels)
+        path = self.cfg.run_dir.resolve() / "previews" / f"output_step_{self.trainer.global_step}.tif"
+        return write_image(path, out, "YXC" if out.ndim == 3 else "YX"), self._preview_input.offset
 
     def _write_preview(self, blurred: torch.Tensor, out: torch.Tensor, sharp: torch.Tensor) -> Path:
         from napari_deblur.io import write_image

@@ -159,8 +159,12 @@ class _Events(L.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         m = pl_module.val_metrics
-        self.emit({"event": "validation", "step": trainer.global_step, "psnr": m["psnr"], "ssim": m["ssim"],
-                   "input_psnr": m["input_psnr"], "preview": str(pl_module.preview) if pl_module.preview else ""})
+        event = {"event": "validation", "step": trainer.global_step, "psnr": m["psnr"], "ssim": m["ssim"],
+                 "input_psnr": m["input_psnr"], "preview": str(pl_module.preview) if pl_module.preview else ""}
+        if pl_module.preview_output is not None:
+            path, offset = pl_module.preview_output
+            event |= {"preview_output": str(path), "preview_offset": list(offset)}
+        self.emit(event)
 
 
 def _worker_init(worker_id: int) -> None:

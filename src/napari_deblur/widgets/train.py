@@ -7,13 +7,10 @@ plot and a "training preview" layer. Stop is graceful (the last checkpoint is ke
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from magicgui.widgets import (
     ComboBox,
     Container,
@@ -35,7 +32,13 @@ from napari_deblur.train.process import STOP_FILE, TrainingProcess
 from napari_deblur.widgets._params import params_container
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, save_settings
-from napari_deblur.widgets.deblur import DeblurWidget, check_image_layer, guess_axes
+from napari_deblur.widgets._train_layers import (
+    PREVIEW_LAYER,
+    show_preview,
+    write_layer_sources,
+    write_preview_source,
+)
+from napari_deblur.widgets.deblur import DeblurWidget
 from napari_deblur.zoo import FAMILIES
 from napari_deblur.zoo.registry import list_methods
 
@@ -43,7 +46,6 @@ if TYPE_CHECKING:
     import napari
 
 SETTINGS = "train_widget"
-PREVIEW_LAYER = "training preview"
 POLL_MS = 200
 LAYER_PAIRS, PAIRED_FOLDER = "layer pairs", "paired folder"
 SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE = ("sharp folder + synthetic blur", "sharp layer + synthetic blur",
@@ -69,14 +71,6 @@ def device_text() -> str:
 def families() -> list[str]:
     """Trainable network families (user models registered as extra network methods are not families)."""
     return [s.name for s in list_methods() if s.kind == "network" and s.name in FAMILIES]
-
-
-def layer_planes(layer: Any) -> list[np.ndarray]:
-    """A layer's 2D images: the image itself (YX or RGB), or each plane of a stack (e.g. N blur variants)."""
-    check_image_layer(layer)
-    data = np.asarray(layer.data)
-    planes = 3 if layer.rgb else 2
-    return [data] if data.ndim == planes else list(data.reshape(-1, *data.shape[-planes:]))
 
 
 def refresh_deblur_widgets(viewer: Any) -> None:
@@ -147,6 +141,9 @@ class TrainWidget(Container):
         self.eta = Label(value="")
         self.status = Label(value="")
         self.plot = TrainingPlot()
+        self.preview_on = ComboBox(label="preview on", choices=self._preview_choices, tooltip="At each "
+                                   "validation, show the model's output on this layer's current plane (a centre "
+                                   "crop); 'validation images' shows blurred | output | sharp.")
 
         self._blur_basic, self._blur_advanced = Container(), Container()
         self._advanced = Container(widgets=[self.lr, self.fft_weight, self.loss, self.seed, self.val_every,
@@ -155,7 +152,7 @@ class TrainWidget(Container):
         self._advanced_box.addWidget(self._advanced.native)
         self.extend([self.source, self.blurred_layer, self.sharp_layer, self.pairs_folder, self.sharp_folder,
                      self.scenes, self.blur, self.blur_help, self._blur_basic, self.noise, self.model, self.size,
-                     self.name, self.steps, self.batch, self.patch, self.device, self.start_button,
+                     self.name, self.steps, self.batch, self.patch, self.preview_on, self.device, self.start_button,
                      self.stop_button, self.resume_button, self.progress, self.eta, self.status])
         layout = self.native.layout()
         # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
@@ -191,9 +188,12 @@ class TrainWidget(Container):
 
         return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.name != PREVIEW_LAYER]
 
+    def _preview_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [("validation images", None), *((layer.name, layer) for layer in self._image_layers())]
+
     def _refresh_layers(self, _event: Any = None) -> None:
-        self.blurred_layer.reset_choices()
-        self.sharp_layer.reset_choices()
+        for combo in (self.blurred_layer, self.sharp_layer, self.preview_on):
+            combo.reset_choices()
 
     def _on_source_changed(self, source: str) -> None:
         for name, sources in SHOWN_FOR.items():
@@ -242,7 +242,10 @@ class TrainWidget(Container):
         elif source == SCENES_SOURCE:
             kw["scenes"] = self.scenes.value
         elif write_layers:
-            kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(self._write_layers(source))
+            folder = write_layer_sources(self.blurred_layer.value, self.sharp_layer.value, source == LAYER_PAIRS)
+            kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(folder)
+        if write_layers and self.preview_on.value is not None:
+            kw["preview_image"] = str(write_preview_source(self.preview_on.value, self.viewer))
         return TrainConfig(**kw)
 
     @staticmethod
@@ -251,22 +254,6 @@ class TrainWidget(Container):
         if not text:
             raise ValueError(f"No {what} chosen: pick a folder first.")
         return text
-
-    def _write_layers(self, source: str) -> Path:
-        from napari_deblur.io import write_image
-        from napari_deblur.train.data import layer_pairs_to_folder
-
-        sharp = self.sharp_layer.value
-        if sharp is None or (source == LAYER_PAIRS and self.blurred_layer.value is None):
-            raise ValueError("Choose the image layers first (open or make them, e.g. with 'Synthesize blur').")
-        folder = Path(tempfile.mkdtemp(prefix="napari-deblur-layers-"))
-        if source == SHARP_LAYER:
-            check_image_layer(sharp, "sharp")
-            write_image(folder / "sharp.tif", np.asarray(sharp.data), axes=guess_axes(sharp) or None)
-            return folder
-        blurred, sharps = layer_planes(self.blurred_layer.value), layer_planes(sharp)
-        # N blurred variants of one sharp image (the Synthesize-blur widget's "Make N variants") pair with it.
-        return Path(layer_pairs_to_folder(blurred, sharps * len(blurred) if len(sharps) == 1 else sharps, folder))
 
     def _resume_config(self) -> TrainConfig:
         run_dir = self.build_config(write_layers=False).run_dir
@@ -352,7 +339,7 @@ class TrainWidget(Container):
             self.plot.add_psnr(step, event["psnr"])
             self.status.value = (f"Step {step}: validation PSNR {event['psnr']:.2f} dB "
                                  f"(input {event.get('input_psnr', float('nan')):.2f} dB)")
-            self._show_preview(event.get("preview"))
+            show_preview(self.viewer, event, self.preview_on.value)
         elif kind == "stopped":
             self.status.value = f"Stopped at step {step}; Resume continues from {event.get('checkpoint', '')}."
         elif kind == "finished":
@@ -373,18 +360,6 @@ class TrainWidget(Container):
             left = int((self.progress.max - step) / per_s)
             self.eta.value = (f"step {step} / {self.progress.max} · {per_s:.2f} steps/s · "
                               f"ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
-
-    def _show_preview(self, path: str | None) -> None:
-        """Put the blurred | output | sharp validation picture into the "training preview" layer."""
-        if not path or not Path(path).is_file():
-            return
-        import imageio.v3 as iio
-
-        image = np.asarray(iio.imread(path))
-        if PREVIEW_LAYER in self.viewer.layers:
-            self.viewer.layers[PREVIEW_LAYER].data = image
-        else:
-            self.viewer.add_image(image, name=PREVIEW_LAYER, rgb=image.ndim == 3 and image.shape[-1] in (3, 4))
 
     def _set_buttons(self) -> None:
         self.start_button.enabled = self.resume_button.enabled = not self.running

@@ -1,0 +1,173 @@
+"""Lazy deblurring: a dask array in, a dask array of the same shape, chunks and dtype out.
+
+Nothing is computed until a slice is asked for (napari showing a plane, ``.compute()``, writing to zarr). Each
+chunk is deblurred by the ordinary engine with its neighbours' pixels around it (``map_overlap``), so the
+result matches the in-memory path. Three things make chunks agree with each other:
+
+- one intensity map for all chunks (of a channel), estimated up front from a few sampled chunks, or given;
+- chunk borders on the networks' downsampling grid (the overlap is a multiple of the tile alignment);
+- no padding at the image's own borders (``boundary="none"``): border chunks see the border as the whole
+  image does.
+
+The method is built at most once per process and reused for every chunk, on the threaded scheduler as on a
+``dask.distributed`` cluster, where only its recipe (name, parameters, PSF) travels with the tasks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from napari_deblur.restore.axes import layout, resolve_axes
+from napari_deblur.restore.intensity import fixed_intensity_map, robust_range
+from napari_deblur.restore.psf_prep import validate_psf
+from napari_deblur.zoo.registry import get_method
+
+SAMPLE_CHUNKS = 8  # chunks read up front (per channel) to fix the intensity range
+MIN_BLOCK = 512  # spatial chunks smaller than this are merged for computing: halos then cost little
+_CACHE_SIZE = 2  # built methods kept per process (a network and a classical method, say)
+
+
+def is_dask(image: Any) -> bool:
+    """Whether ``image`` is a dask array (without importing dask when it is not even loaded)."""
+    return type(image).__module__.startswith("dask.") and hasattr(image, "map_overlap")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What builds the method on a worker: small, picklable, and its own cache key."""
+
+    method: str
+    params: tuple[tuple[str, Any], ...]
+    device: str
+    psf: np.ndarray | None = field(default=None, compare=False, hash=False)
+    psf_key: bytes = b""
+
+    def key(self) -> tuple:
+        return self.method, self.params, self.device, self.psf_key
+
+
+_BUILT: OrderedDict[tuple, Any] = OrderedDict()
+_LOCK = threading.Lock()
+BUILD_COUNT = [0]  # how many methods this process has built (tests check that it is once per worker)
+
+
+def built_method(recipe: Recipe) -> Any:
+    """The method ``recipe`` describes, built on first use in this process and then reused."""
+    from napari_deblur.restore.engine import resolve_device
+
+    with _LOCK:
+        key = recipe.key()
+        if key not in _BUILT:
+            spec = get_method(recipe.method)
+            _BUILT[key] = spec.build(psf=recipe.psf, device=resolve_device(recipe.device), **dict(recipe.params))
+            BUILD_COUNT[0] += 1
+            while len(_BUILT) > _CACHE_SIZE:
+                _BUILT.popitem(last=False)
+        _BUILT.move_to_end(key)
+        return _BUILT[key]
+
+
+def _deblur_block(block: np.ndarray, *, recipe: Recipe, axes: str, rgb: bool | None, ranges: list | None,
+                  channel_axis: int | None, tile_size: int | None, tile_overlap: int | None, output_dtype: str,
+                  block_info: dict | None = None) -> np.ndarray:
+    from napari_deblur.restore.engine import deblur_steps, drain
+
+    intensity = None
+    if ranges is not None:
+        channel = 0
+        if channel_axis is not None and block_info is not None:
+            channel = block_info[0]["chunk-location"][channel_axis]  # channel chunks are 1 wide
+        intensity = ranges[channel]
+    spec = get_method(recipe.method)
+    steps = deblur_steps(block, spec, psf=recipe.psf, axes=axes, rgb=rgb, tile_size=tile_size,
+                         tile_overlap=tile_overlap, device=recipe.device, output_dtype=output_dtype,
+                         intensity_range=intensity, restorer=built_method(recipe), **dict(recipe.params))
+    return drain(steps)
+
+
+def _sample_range(image: Any, channel_axis: int | None, channel: int | None) -> tuple[float, float]:
+    """Robust (low, high) of up to SAMPLE_CHUNKS chunks spread evenly over the array (or one channel)."""
+    import dask
+
+    grid = [range(len(c)) for c in image.chunks]
+    if channel is not None:
+        grid[channel_axis] = range(channel, channel + 1)
+    n_blocks = int(np.prod([len(g) for g in grid]))
+    picks = np.unique(np.linspace(0, n_blocks - 1, min(SAMPLE_CHUNKS, n_blocks)).round().astype(int))
+    blocks = [image.blocks[tuple(g[i] for g, i in zip(grid, np.unravel_index(p, [len(g) for g in grid])))]
+              for p in picks]
+    values = dask.compute(*blocks)
+    return robust_range(np.concatenate([np.asarray(v, np.float32).reshape(-1) for v in values]))
+
+
+def _compute_chunks(image: Any, spatial_axes: list[int], channel_axis: int | None, colour_axis: int | None,
+                    depth: int, align: int) -> tuple:
+    """Chunks to compute in: one channel per block, whole colours, spatial blocks at least MIN_BLOCK (and 2x
+    the halo), with block borders on the alignment grid."""
+    chunks = []
+    for axis, (size, sizes) in enumerate(zip(image.shape, image.chunks)):
+        if axis == colour_axis:
+            chunks.append(size)
+        elif axis == channel_axis:
+            chunks.append(1)
+        elif axis in spatial_axes:
+            want = max(max(sizes), MIN_BLOCK, 2 * depth)
+            chunks.append(min(size, -(-want // align) * align))
+        else:
+            chunks.append(sizes)
+    return tuple(chunks)
+
+
+def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None, axes: str | None = None,
+                rgb: bool | None = None, tile_size: int | None = None, tile_overlap: int | None = None,
+                device: str = "auto", output_dtype: str = "same",
+                intensity_range: tuple[float, float] | None = None, **params: Any) -> Any:
+    """:func:`napari_deblur.deblur` for a dask array: returns a dask array (same shape, chunks and dtype).
+
+    ``tile_overlap`` is also the halo each chunk borrows from its neighbours (default: twice the method's
+    receptive field, rounded up to its tile alignment). ``intensity_range`` fixes the (low, high) intensity
+    map; by default it is estimated per channel from a few chunks, read once now.
+    """
+
+    spec = get_method(method)
+    values = spec.resolve_params(params)
+    psf_arr = validate_psf(psf) if psf is not None else None
+    if spec.needs_psf and psf_arr is None:
+        raise ValueError(f"Method {spec.name!r} needs a PSF: pass psf=<array>.")
+    if output_dtype not in ("same", "float32"):
+        raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
+    if image.dtype == bool or image.dtype.kind not in "uif":
+        raise ValueError(f"Unsupported image dtype {image.dtype}; use an integer or float image.")
+    axes = resolve_axes(image.shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
+    lay = layout(axes, image.shape, psf_arr.ndim if psf_arr is not None else 2)
+    spatial_axes = [axes.index(a) for a in lay.spatial]
+    recipe = Recipe(spec.name, tuple(sorted(values.items())), str(device), psf_arr,
+                    b"" if psf_arr is None else psf_arr.tobytes() + str(psf_arr.shape).encode())
+    receptive = int(built_method(recipe).receptive_field)  # built here once: also checks that it can run
+    align = max(1, spec.tile_alignment)
+    depth = tile_overlap if tile_overlap is not None else 2 * receptive
+    depth = -(-int(depth) // align) * align
+
+    channel_axis = lay.channel_axis
+    colour_axis = image.ndim - 1 if axes.endswith("C") and channel_axis != image.ndim - 1 else None
+    work = image.rechunk(_compute_chunks(image, spatial_axes, channel_axis, colour_axis, depth, align))
+    ranges = None
+    if intensity_range is not None:
+        fixed_intensity_map(intensity_range, 1, 1)  # checks it now rather than in every chunk
+        ranges = [tuple(intensity_range)] * (image.shape[channel_axis] if channel_axis is not None else 1)
+    elif image.dtype != np.uint8:  # 8-bit data maps by its full range anyway
+        channels = range(image.shape[channel_axis]) if channel_axis is not None else [None]
+        ranges = [_sample_range(work, channel_axis, c) for c in channels]
+
+    out_dtype = image.dtype if output_dtype == "same" else np.float32
+    result = work.map_overlap(
+        _deblur_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},
+        boundary="none", dtype=out_dtype, recipe=recipe, axes=axes, rgb=rgb, ranges=ranges,
+        channel_axis=channel_axis, tile_size=tile_size, tile_overlap=tile_overlap, output_dtype=output_dtype,
+        meta=np.empty((0,) * image.ndim, out_dtype))
+    return result.rechunk(image.chunks) if result.chunks != image.chunks else result
