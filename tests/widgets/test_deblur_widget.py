@@ -154,3 +154,32 @@ def test_untrained_network_is_marked_and_cannot_run(make_napari_viewer, tmp_path
     assert widget.run_button.enabled
     widget.run()
     assert "img deblurred (nafnet)" in viewer.layers
+
+
+def test_dask_layer_gives_a_lazy_result_layer(make_napari_viewer, qtbot):
+    import dask.array as da
+
+    from napari_deblur.widgets.deblur import deblur_layer
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    stack = da.from_array(rng.random((4, 96, 96), dtype=np.float32), chunks=(1, 96, 96))
+    layer = viewer.add_image(stack, name="stack")
+    viewer.add_image(np.ones((3, 3), np.float32), name="psf")
+    widget = DeblurWidget(viewer)
+    widget.image.value = layer
+    assert not widget.lazy.native.isHidden() and widget.lazy.value  # offered, and on, for dask layers
+    widget.method.value = "wiener"
+    widget.psf.value = viewer.layers["psf"]
+    widget.axes.value = "ZYX"
+    widget.run()
+    qtbot.waitUntil(lambda: "stack deblurred (wiener)" in viewer.layers, timeout=30000)
+    result = viewer.layers["stack deblurred (wiener)"]
+    assert isinstance(result.data, da.Array) and result.data.chunks == stack.chunks
+    assert "lazy" in widget.status.value
+    console = deblur_layer(layer, "wiener", psf=np.ones((3, 3)), axes="ZYX")
+    assert isinstance(console.data, da.Array)
+    np.testing.assert_allclose(np.asarray(result.data[2]), console.data[2].compute())
+
+    widget.image.value = viewer.layers["psf"]  # an in-memory layer: nothing lazy to offer
+    assert widget.lazy.native.isHidden()

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 from superqt import QCollapsible
 
-from napari_deblur.restore.engine import deblur_steps, drain, resolve_device
+from napari_deblur.restore.engine import Progress, deblur_steps, drain, resolve_device
+from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.widgets._params import params_container
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -83,6 +84,8 @@ class DeblurWidget(Container):
         saved_device = self._settings.get("device")
         self.device = ComboBox(label="device", choices=devices,
                                value=saved_device if saved_device in devices else devices[0])
+        self.lazy = CheckBox(label="lazy", value=True, tooltip="For dask-backed layers (e.g. large zarr files): "
+                             "the result is a lazy layer, each plane deblurred when napari shows it.")
         self.run_button = PushButton(text="Run")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", value=0, min=0, max=1)
@@ -92,7 +95,7 @@ class DeblurWidget(Container):
         self._advanced_box = QCollapsible("Advanced")
         self._advanced = Container()
         self.extend([self.image, self.method, self.method_help, self.psf, self._basic, self.axes,
-                      self.tile_size, self.device, self.run_button, self.cancel_button, self.progress,
+                      self.tile_size, self.device, self.lazy, self.run_button, self.cancel_button, self.progress,
                       self.status])
         # The folded "Advanced" section sits right under the basic parameters (a plain Qt widget, since
         # magicgui has no collapsible container).
@@ -120,6 +123,7 @@ class DeblurWidget(Container):
 
     def _on_image_changed(self, layer: Any) -> None:
         self.axes.value = guess_axes(layer) if layer is not None else ""
+        self.lazy.visible = layer is not None and is_dask(layer.data)
 
     @staticmethod
     def _method_choices(_widget: Any = None) -> list[tuple[str, str]]:
@@ -192,15 +196,21 @@ class DeblurWidget(Container):
         self._save()
         layer = req["layer"]
 
-        def make_steps():
-            return deblur_steps(np.asarray(layer.data), req["method"], psf=req["psf"], axes=req["axes"],
-                                rgb=layer.rgb or None, tile_size=req["tile_size"], device=req["device"],
-                                **req["params"])
+        kwargs = dict(psf=req["psf"], axes=req["axes"], rgb=layer.rgb or None, tile_size=req["tile_size"],
+                      device=req["device"], **req["params"])
+        lazy = is_dask(layer.data) and self.lazy.value
 
-        def on_return(result: np.ndarray) -> None:
-            kwargs = output_layer_kwargs(layer, req["method"], req["params"], req["axes"] or "")
-            self.viewer.add_image(result, **{k: v for k, v in kwargs.items() if v is not None})
-            self.status.value = f"Done: {kwargs['name']}"
+        def make_steps():
+            if lazy:  # a generator too, so the widget runs both alike; only the intensity sampling runs now
+                yield Progress(0, 1, "Preparing the lazy result (sampling intensities)")
+                return deblur_lazy(layer.data, req["method"], **kwargs)
+            return (yield from deblur_steps(np.asarray(layer.data), req["method"], **kwargs))
+
+        def on_return(result: Any) -> None:
+            out = output_layer_kwargs(layer, req["method"], req["params"], req["axes"] or "")
+            self.viewer.add_image(result, **{k: v for k, v in out.items() if v is not None})
+            how = " (lazy: each plane is deblurred when shown)" if lazy else ""
+            self.status.value = f"Done: {out['name']}{how}"
 
         self.run_button.enabled, self.cancel_button.enabled = False, True
         self.progress.value = 0
@@ -243,8 +253,11 @@ def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None
         check_image_layer(psf, "PSF")
         psf = np.asarray(psf.data)
     axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
-    result = drain(deblur_steps(np.asarray(layer.data), method, psf=psf, axes=axes, rgb=layer.rgb or None,
-                                **kwargs))
+    if is_dask(layer.data):  # stays lazy, as napari keeps the layer
+        result = deblur_lazy(layer.data, method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs)
+    else:
+        result = drain(deblur_steps(np.asarray(layer.data), method, psf=psf, axes=axes, rgb=layer.rgb or None,
+                                    **kwargs))
     spec = get_method(method)
     params = spec.resolve_params({k: v for k, v in kwargs.items() if k in {p.name for p in spec.params}})
     layer_kwargs = output_layer_kwargs(layer, method, params, axes or "")
