@@ -26,8 +26,13 @@ class IntensityMap:
     def forward(self, x: np.ndarray) -> np.ndarray:
         return ((x.astype(np.float32) - self.low) / (self.high - self.low)).astype(np.float32)
 
-    def inverse(self, x: np.ndarray) -> np.ndarray:
-        return (x * (self.high - self.low) + self.low).astype(np.float32)
+    def inverse(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Map back; ``out=x`` (a float32 array) does it in place, without a full-size temporary."""
+        if out is None:
+            return (x * (self.high - self.low) + self.low).astype(np.float32)
+        np.multiply(x, self.high - self.low, out=out, casting="unsafe")
+        np.add(out, self.low, out=out, casting="unsafe")
+        return out
 
 
 def robust_range(values: np.ndarray) -> tuple[float, float]:

@@ -116,6 +116,19 @@ def pad_for_method(
 Restore = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _window(pos: Sequence[int], plan: TilePlan, context: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """The input window of the tile at ``pos`` (the tile plus ``context`` per side, slid inside the image at
+    its borders; the whole axis when the image is not larger), and where the tile lies within it."""
+    window, core = [], []
+    for p, t, size in zip(pos, plan.tile, plan.shape):
+        length = min(t + 2 * context, size)
+        start = min(max(p - context, 0), size - length)
+        window.append(slice(start, start + length))
+        core.append(slice(p - start, p - start + t))
+    return tuple(window), tuple(core)
+
+
+
 def run_tiled(
     planes: np.ndarray,
     restore: Restore,
@@ -128,15 +141,12 @@ def run_tiled(
     batch_size: int,
     device: torch.device,
     align: int = 1,
-    pad_borders: bool = False,
 ) -> Generator[int, None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
     ``context`` is the method's receptive field: tiles are reflect-padded by it, and it is the margin of
     each overlap that a tile does not contribute to. ``align``: see :func:`plan_tiles` (the context is
-    rounded up to it too, so a padded tile still starts on the image's grid). ``pad_borders``: pad by the
-    context even when the image is one tile (networks: image borders then look the same whole, tiled or
-    lazy, and reflected surroundings beat a network's zero padding).
+    rounded up to it too, so a tile's window still starts on the image's grid).
 
     Yields the number of tiles finished after each batch (the total is ``B * plan.count``) and returns the
     restored float32 array of the same shape. Closing the generator stops between batches.
@@ -151,25 +161,36 @@ def run_tiled(
     out = np.zeros(planes.shape, dtype=np.float32)
     weight_sum = np.zeros(plan.shape, dtype=np.float32)
     positions = plan.positions()
-    weights = {pos: tile_weight(plan, pos) for pos in positions}
+    # A tile's weight depends only on which sides have neighbours: at most 3 kinds per axis, shared, rather
+    # than one full-size array per tile (hundreds of MB for a 50-megapixel image).
+    kinds: dict[tuple[bool, ...], np.ndarray] = {}
+    weights = {}
     for pos in positions:
+        sides = tuple(flag for p, t, s in zip(pos, plan.tile, plan.shape) for flag in (p > 0, p + t < s))
+        if sides not in kinds:
+            kinds[sides] = tile_weight(plan, pos)
+        weights[pos] = kinds[sides]
         weight_sum[tuple(slice(p, p + t) for p, t in zip(pos, plan.tile))] += weights[pos]
     jobs = [(b, pos) for pos in positions for b in range(planes.shape[0])]
-    # A single untiled pass of a classical method needs no extra context: its own border handling sees the
-    # whole image.
-    tile_context = context if plan.count > 1 or size_multiple > 1 or pad_borders else 0
+    # Each tile is cut out with ``context`` more pixels on every side, so its core sees what it would see in
+    # the whole image. At the image border the window slides inward instead of being padded, so border pixels
+    # see the real border exactly as in one whole-image pass (no reflected or zero-padded surroundings that
+    # the whole image would not have). One untiled pass needs no extra context at all.
+    tile_context = context if plan.count > 1 or size_multiple > 1 else 0
+    # A method that needs a size multiple is padded for it; reflected context first keeps that padding away
+    # from border pixels (its windows then do not slide: the padding is their border).
+    padded_context = tile_context if size_multiple > 1 else 0
+    windows = {pos: _window(pos, plan, tile_context - padded_context) for pos in positions}
     done = 0
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]
-        tiles = np.stack(
-            [planes[(b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))] for b, pos in chunk]
-        )
+        tiles = np.stack([planes[(b, *windows[pos][0])] for b, pos in chunk])
         batch = torch.from_numpy(tiles).unsqueeze(1).to(device)
-        padded, crop = pad_for_method(batch, size_multiple, spatial_ndim, tile_context)
+        padded, crop = pad_for_method(batch, size_multiple, spatial_ndim, padded_context)
         restored = restore(padded)[crop][:, 0].float().cpu().numpy()
         for (b, pos), tile in zip(chunk, restored):
             region = (b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))
-            out[region] += tile * weights[pos]
+            out[region] += tile[windows[pos][1]] * weights[pos]
         done += len(chunk)
         yield done
     out /= weight_sum
