@@ -44,6 +44,10 @@ lint: $(VENV)/.installed-all
 benchmarks: $(VENV)/.installed-all
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/paths.py --write
+	$(BIN)/python benchmarks/memory.py --write
+	$(BIN)/python benchmarks/scenes_speed.py
+	$(BIN)/python benchmarks/train_speed.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -52,6 +52,7 @@ def deblur(
     device: str = "auto",
     output_dtype: str = "same",
     intensity_range: tuple[float, float] | None = None,
+    tile_batch: int | None = None,
     **params: Any,
 ) -> np.ndarray:
     """Deblur an image and return an array of the same shape.
@@ -73,7 +74,11 @@ def deblur(
         The trailing axis of size 3/4 is colour (alpha passes through untouched).
     tile_size, tile_overlap : int, optional
         Tile edge and overlap in pixels; by default the method's own choice (whole image for classical
-        methods up to 16 MP). Tiles are blended with feathered weights, so no seams show.
+        methods up to 16 MP; networks 1024, smaller when free memory is short). Tiles are cut with the
+        method's receptive field of context and blended with feathered weights, so no seams show.
+    tile_batch : int, optional
+        Tiles per model call; by default as many as the free GPU memory holds (up to 16), about a megapixel
+        on a CPU.
     device : str
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     output_dtype : str
@@ -93,7 +98,7 @@ def deblur(
     if is_dask(image):
         return deblur_lazy(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
                            tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
-                           intensity_range=intensity_range, **params)
+                           intensity_range=intensity_range, tile_batch=tile_batch, **params)
     return _deblur(
         image,
         method,
@@ -105,5 +110,6 @@ def deblur(
         device=device,
         output_dtype=output_dtype,
         intensity_range=intensity_range,
+        tile_batch=tile_batch,
         **params,
     )

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rgb", action="store_true", help="The trailing axis of size 3/4 is colour.")
     d.add_argument("--tile-size", type=int, help="Tile edge in pixels (default: the method's choice).")
     d.add_argument("--tile-overlap", type=int, help="Tile overlap in pixels.")
+    d.add_argument("--tile-batch", type=int, help="Tiles per model call (default: from the free memory).")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     d.add_argument("--float32", action="store_true", help="Write float32 instead of the input's dtype.")
     _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
@@ -153,7 +154,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
         axes = "YXC"  # PNG/JPEG colour images are always channel-last
     steps = deblur_steps(
         image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
-        tile_overlap=args.tile_overlap, device=args.device,
+        tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
         output_dtype="float32" if args.float32 else "same", **params,
     )
     with tqdm(total=1, desc=args.method, unit="tile") as bar:
@@ -184,7 +185,7 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
         image = da.from_array(array, chunks="auto")
     axes = args.axes or file_axes
     result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
-                         tile_overlap=args.tile_overlap, device=args.device,
+                         tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
                          output_dtype="float32" if args.float32 else "same", **params)
     with ProgressBar():
         if is_zarr(args.output):

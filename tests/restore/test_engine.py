@@ -236,3 +236,32 @@ def test_psf_of_other_dimensionality_and_tiny_tiles(blurred, motion_kernel):
         nd.deblur(blurred, "richardson_lucy", psf=np.ones((3, 5, 5)))
     with pytest.raises(ValueError, match="tile_size must be at least 8"):
         nd.deblur(blurred, "wiener", psf=motion_kernel, tile_size=4)
+
+
+class _Hungry:
+    """A stand-in network restorer that says how much memory a forward pass needs per pixel."""
+
+    receptive_field = 16
+    bytes_per_pixel = 1000
+
+
+def test_tiles_shrink_to_the_free_memory_and_gpus_batch_what_fits(monkeypatch):
+    budget = {"bytes": 10**12}
+    monkeypatch.setattr(engine, "memory_budget", lambda device: budget["bytes"])
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    shape = (4096, 4096)
+    assert engine.plan_batches(_Hungry(), cpu, shape, 1024, False, None) == (1024, 1)
+    assert engine.plan_batches(_Hungry(), gpu, shape, 1024, False, None) == (1024, 16)  # plenty of memory
+    budget["bytes"] = 3 * 1000 * (1024 + 32) ** 2
+    assert engine.plan_batches(_Hungry(), gpu, shape, 1024, False, None) == (1024, 3)
+    budget["bytes"] = 1000 * 600**2  # not even one 1024 window: halve until one fits
+    assert engine.plan_batches(_Hungry(), cpu, shape, 1024, False, None) == (512, 4)
+    assert engine.plan_batches(_Hungry(), cpu, shape, 1024, True, None)[0] == 1024  # the user's tile stays
+    assert engine.plan_batches(_Hungry(), gpu, shape, 1024, False, 5) == (512, 5)  # and the user's batch
+    assert engine.plan_batches(object(), gpu, shape, None, False, None) == (None, 1)  # classical: whole image
+
+
+def test_tile_batch_is_validated(blurred, motion_kernel):
+    with pytest.raises(ValueError, match="tile_batch must be at least 1"):
+        nd.deblur(blurred, "wiener", psf=motion_kernel, tile_batch=0)
+    assert nd.deblur(blurred, "wiener", psf=motion_kernel, tile_size=32, tile_batch=3).shape == blurred.shape

@@ -95,6 +95,7 @@ def deblur_steps(
     device: str | torch.device = "auto",
     output_dtype: str = "same",
     intensity_range: tuple[float, float] | None = None,
+    tile_batch: int | None = None,
     restorer: Callable[[torch.Tensor], torch.Tensor] | None = None,
     **params: Any,
 ) -> Generator[Progress, None, np.ndarray]:
@@ -157,9 +158,12 @@ def deblur_steps(
     if restorer is None:
         restorer = spec.build(psf=psf_arr, device=dev, **values)
     overlap = tile_overlap if tile_overlap is not None else default_overlap(spec, int(restorer.receptive_field))
+    if tile_batch is not None and tile_batch < 1:
+        raise ValueError(f"tile_batch must be at least 1 tile; got {tile_batch}.")
+    tile, batch = plan_batches(restorer, dev, spatial_shape, tile, tile_size is not None, tile_batch)
 
     restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev,
-                                             spatial_ndim, tile, overlap)
+                                             spatial_ndim, tile, overlap, batch)
     del normalized
     # Large images: every full-size float32 copy is 4 bytes per pixel, so map back in place.
     restored = imap.inverse(restored, out=restored)
@@ -191,7 +195,46 @@ def _batch_size(tile: int | None, spatial_shape: tuple[int, ...]) -> int:
     return max(1, BATCH_PIXELS // max(tile_pixels, 1))
 
 
-def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial_ndim, tile, overlap):
+def memory_budget(device: torch.device) -> int:
+    """Bytes one batch of tiles may use: 60 % of the free GPU memory, or 40 % of the available RAM."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * 0.6)
+    import psutil
+
+    return int(psutil.virtual_memory().available * 0.4)
+
+
+def plan_batches(restorer: Any, device: torch.device, spatial_shape: tuple[int, ...], tile: int | None,
+                 tile_given: bool, batch_given: int | None) -> tuple[int | None, int]:
+    """Tile side and tiles per batch for a method, from what it needs per pixel and the free memory.
+
+    A network says how much working memory a forward pass needs per pixel (``bytes_per_pixel``): its tiles
+    shrink (by halves) until one fits the budget, unless the user chose the tile size; on a GPU as many tiles
+    as fit run as one batch (up to 16), which keeps it busy. On a CPU batches stay near a megapixel, since more
+    tiles per call gain nothing there and progress and Cancel stay responsive. Methods that do not say keep
+    the given tile and megapixel batches. ``batch_given`` overrides the batch.
+    """
+    per_pixel = getattr(restorer, "bytes_per_pixel", None)
+    if per_pixel is None or tile is None:
+        return tile, batch_given or _batch_size(tile, spatial_shape)
+    context = int(restorer.receptive_field)
+    budget = memory_budget(device)
+
+    def window_bytes(side: int) -> int:
+        return per_pixel * int(np.prod([min(side + 2 * context, s) for s in spatial_shape]))
+
+    if not tile_given:
+        while tile // 2 >= MIN_TILE and window_bytes(tile) > budget:
+            tile //= 2
+    if batch_given:
+        return tile, batch_given
+    if device.type == "cpu":
+        return tile, _batch_size(tile, spatial_shape)
+    return tile, int(min(16, max(1, budget // max(window_bytes(tile), 1))))
+
+
+def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial_ndim, tile, overlap, batch):
     """Run the tiler; on GPU out-of-memory halve the tile size, then fall back to the CPU."""
     spatial_shape = normalized.shape[1:]
     while True:
@@ -204,7 +247,7 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 overlap=overlap,
                 context=int(restorer.receptive_field),
                 size_multiple=spec.size_multiple,
-                batch_size=_batch_size(tile, spatial_shape),
+                batch_size=batch,
                 device=dev,
                 align=spec.tile_alignment,
             )
@@ -221,7 +264,11 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
             current = min(tile or max(spatial_shape), max(spatial_shape))
-            if current // 2 >= MIN_TILE:
+            if batch > 1:
+                batch //= 2
+                warnings.warn(f"Out of GPU memory; retrying with {batch} tile(s) per batch.", RuntimeWarning,
+                              stacklevel=2)
+            elif current // 2 >= MIN_TILE:
                 tile = current // 2
                 warnings.warn(f"Out of GPU memory; retrying with tile_size={tile}.", RuntimeWarning,
                               stacklevel=2)

@@ -74,7 +74,7 @@ def built_method(recipe: Recipe) -> Any:
 
 def _deblur_block(block: np.ndarray, *, recipe: Recipe, axes: str, rgb: bool | None, ranges: list | None,
                   channel_axis: int | None, tile_size: int | None, tile_overlap: int | None, output_dtype: str,
-                  block_info: dict | None = None) -> np.ndarray:
+                  tile_batch: int | None = None, block_info: dict | None = None) -> np.ndarray:
     from napari_deblur.restore.engine import deblur_steps, drain
 
     intensity = None
@@ -86,7 +86,8 @@ def _deblur_block(block: np.ndarray, *, recipe: Recipe, axes: str, rgb: bool | N
     spec = get_method(recipe.method)
     steps = deblur_steps(block, spec, psf=recipe.psf, axes=axes, rgb=rgb, tile_size=tile_size,
                          tile_overlap=tile_overlap, device=recipe.device, output_dtype=output_dtype,
-                         intensity_range=intensity, restorer=built_method(recipe), **dict(recipe.params))
+                         intensity_range=intensity, tile_batch=tile_batch, restorer=built_method(recipe),
+                         **dict(recipe.params))
     return drain(steps)
 
 
@@ -105,28 +106,27 @@ def _sample_range(image: Any, channel_axis: int | None, channel: int | None) -> 
     return robust_range(np.concatenate([np.asarray(v, np.float32).reshape(-1) for v in values]))
 
 
-def _compute_chunks(image: Any, spatial_axes: list[int], channel_axis: int | None, colour_axis: int | None,
-                    depth: int, align: int) -> tuple:
-    """Chunks to compute in: one channel per block, whole colours, spatial blocks at least MIN_BLOCK (and 2x
-    the halo), with block borders on the alignment grid."""
+def _compute_chunks(image: Any, spatial_axes: list[int], colour_axis: int | None, depth: int, align: int) -> tuple:
+    """Chunks to compute in: whole colours, one plane per block along every other non-spatial axis (channels
+    too, each with its own intensity map), spatial blocks of at least MIN_BLOCK (and 2x the halo) with borders
+    on the alignment grid."""
     chunks = []
     for axis, (size, sizes) in enumerate(zip(image.shape, image.chunks)):
         if axis == colour_axis:
             chunks.append(size)
-        elif axis == channel_axis:
-            chunks.append(1)
         elif axis in spatial_axes:
             want = max(max(sizes), MIN_BLOCK, 2 * depth)
             chunks.append(min(size, -(-want // align) * align))
-        else:
-            chunks.append(sizes)
+        else:  # one plane (or volume) per block: showing one z-plane or time point computes only that one
+            chunks.append(1)
     return tuple(chunks)
 
 
 def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None, axes: str | None = None,
                 rgb: bool | None = None, tile_size: int | None = None, tile_overlap: int | None = None,
                 device: str = "auto", output_dtype: str = "same",
-                intensity_range: tuple[float, float] | None = None, **params: Any) -> Any:
+                intensity_range: tuple[float, float] | None = None, tile_batch: int | None = None,
+                **params: Any) -> Any:
     """:func:`napari_deblur.deblur` for a dask array: returns a dask array (same shape, chunks and dtype).
 
     ``tile_overlap`` is also the halo each chunk borrows from its neighbours (default: twice the method's
@@ -155,7 +155,7 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
 
     channel_axis = lay.channel_axis
     colour_axis = image.ndim - 1 if axes.endswith("C") and channel_axis != image.ndim - 1 else None
-    work = image.rechunk(_compute_chunks(image, spatial_axes, channel_axis, colour_axis, depth, align))
+    work = image.rechunk(_compute_chunks(image, spatial_axes, colour_axis, depth, align))
     ranges = None
     if intensity_range is not None:
         fixed_intensity_map(intensity_range, 1, 1)  # checks it now rather than in every chunk
@@ -169,5 +169,5 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
         _deblur_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},
         boundary="none", dtype=out_dtype, recipe=recipe, axes=axes, rgb=rgb, ranges=ranges,
         channel_axis=channel_axis, tile_size=tile_size, tile_overlap=tile_overlap, output_dtype=output_dtype,
-        meta=np.empty((0,) * image.ndim, out_dtype))
+        tile_batch=tile_batch, meta=np.empty((0,) * image.ndim, out_dtype))
     return result.rechunk(image.chunks) if result.chunks != image.chunks else result

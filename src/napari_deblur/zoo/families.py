@@ -27,6 +27,14 @@ from napari_deblur.zoo.registry import MethodSpec, Param, add_provider, register
 
 RANDOM_WEIGHTS = "random"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+#: Peak working memory of one float32 forward pass, in bytes per input pixel: the zoo table's peak RSS at
+#: 1024x1024 (docs/benchmarks.md) less the idle process, rounded up. The engine sizes tiles and batches from it
+#: and the free memory; 16-bit arithmetic needs about 60 % of it. Unlisted models assume the largest.
+ACTIVATION_BYTES = {
+    ("deblurgan", "small"): 700, ("deblurgan", "base"): 1500, ("msdf_unet", "small"): 1900,
+    ("msdf_unet", "base"): 1900, ("nafnet", "small"): 1000, ("nafnet", "base"): 1600, ("srn", "small"): 1200,
+    ("srn", "base"): 1200, ("swin_unet", "small"): 2500, ("swin_unet", "base"): 6800,
+}
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,14 @@ class NetworkRestorer:
 
     spatial_ndim = 2
 
-    def __init__(self, module: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, module: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32,
+                 activation_bytes: int = max(ACTIVATION_BYTES.values())) -> None:
         self.device = torch.device(device)
         self.dtype = dtype
         self.module = module.eval().to(self.device, memory_format=torch.channels_last)
         self.receptive_field = int(getattr(module, "receptive_field", 32))
+        #: Working memory per input pixel of a forward pass (the engine's tile and batch sizes follow it).
+        self.bytes_per_pixel = int(activation_bytes * (1.0 if dtype == torch.float32 else 0.6))
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
@@ -126,7 +137,8 @@ def _build(family: Family, *, psf: Any, device: torch.device, size: str, weights
                 f"weights=<name or .safetensors path>, or weights='{RANDOM_WEIGHTS}' to test an untrained network."
             )
         module = load_model(path)
-    return NetworkRestorer(module, device, resolve_precision(precision, torch.device(device)))
+    return NetworkRestorer(module, device, resolve_precision(precision, torch.device(device)),
+                           ACTIVATION_BYTES.get((family.name, size), max(ACTIVATION_BYTES.values())))
 
 
 def untrained_reason(family: Family, params: Mapping[str, Any]) -> str | None:
@@ -145,9 +157,11 @@ def _precision_param() -> Param:
 
 
 def _build_trained(path: Any, *, psf: Any, device: torch.device, precision: str) -> NetworkRestorer:
-    from napari_deblur.zoo.weights import load_model
+    from napari_deblur.zoo.weights import load_model, read_card
 
-    return NetworkRestorer(load_model(path), device, resolve_precision(precision, torch.device(device)))
+    card = read_card(path)
+    return NetworkRestorer(load_model(path), device, resolve_precision(precision, torch.device(device)),
+                           ACTIVATION_BYTES.get((card.get("family"), card.get("size")), max(ACTIVATION_BYTES.values())))
 
 
 def trained_model_methods() -> list[MethodSpec]:
