@@ -66,7 +66,8 @@ def synth_screenshot() -> None:
 
 
 def train_screenshot() -> None:
-    """The training widget after a short run on procedural dead leaves: loss/PSNR plot and the preview layer.
+    """The training widget after a short run on procedural dead leaves: the loss/PSNR plot, and the model's
+    output on a blurred photo in the preview layer, over the photo.
 
     The model and the widget's settings go to temporary folders, so making the picture leaves the user's alone.
     """
@@ -81,6 +82,13 @@ def train_screenshot() -> None:
     os.environ["NAPARI_DEBLUR_CONFIG_DIR"] = str(scratch / "config")
     viewer = napari.Viewer(title="napari-deblur", show=True)
     viewer.window.resize(1500, 950)
+    from skimage import data
+
+    import napari_deblur as nd
+
+    # The user's own blurred photo, on which the widget previews the model at every validation.
+    blurred, _ = nd.synthesize_blur(data.camera(), "camera_shake", seed=3, noise=0.01, size=15)
+    photo = viewer.add_image(blurred, name="blurred photo")
     widget = TrainWidget(viewer)
     widget.native.setMaximumWidth(480)
     viewer.window.add_dock_widget(widget, name="Train a deblurring model", area="right")
@@ -89,8 +97,9 @@ def train_screenshot() -> None:
     widget.blur.value = "camera_shake"
     widget._blur_basic["size"].value = 15
     widget.model.value, widget.size.value = "nafnet", "small"
-    widget.steps.value, widget.batch.value, widget.patch.value = 600, 4, 64
-    widget.val_every.value = 100
+    widget.steps.value, widget.batch.value, widget.patch.value = 300, 4, 64
+    widget.val_every.value = 50
+    widget.preview_on.value = photo
     widget.start()
     app = napari.qt.get_qapp()
     deadline = time.monotonic() + 900

@@ -129,8 +129,8 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
                 **params: Any) -> Any:
     """:func:`napari_deblur.deblur` for a dask array: returns a dask array (same shape, chunks and dtype).
 
-    ``tile_overlap`` is also the halo each chunk borrows from its neighbours (default: twice the method's
-    receptive field, rounded up to its tile alignment). ``intensity_range`` fixes the (low, high) intensity
+    ``tile_overlap`` is also the halo each chunk borrows from its neighbours (default: a network's receptive
+    field, twice a classical method's, rounded up to the tile alignment). ``intensity_range`` fixes the (low, high) intensity
     map; by default it is estimated per channel from a few chunks, read once now.
     """
 
@@ -150,7 +150,9 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
                     b"" if psf_arr is None else psf_arr.tobytes() + str(psf_arr.shape).encode())
     receptive = int(built_method(recipe).receptive_field)  # built here once: also checks that it can run
     align = max(1, spec.tile_alignment)
-    depth = tile_overlap if tile_overlap is not None else 2 * receptive
+    # A network's tile gets its receptive field of context in memory; a chunk's halo is the same. Classical
+    # FFT methods ring further than their PSF, so their halo is twice that.
+    depth = tile_overlap if tile_overlap is not None else receptive * (1 if spec.kind == "network" else 2)
     depth = -(-int(depth) // align) * align
 
     channel_axis = lay.channel_axis
@@ -164,6 +166,12 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
         channels = range(image.shape[channel_axis]) if channel_axis is not None else [None]
         ranges = [_sample_range(work, channel_axis, c) for c in channels]
 
+    if tile_size is None and spec.default_tile_size:
+        # A block with its halo that is not much larger than the method's tile runs as one tile: cutting it
+        # into tiles again would compute their context twice.
+        side = max(max(work.chunks[a]) for a in spatial_axes) + 2 * depth
+        if side <= 1.5 * spec.default_tile_size:
+            tile_size = side
     out_dtype = image.dtype if output_dtype == "same" else np.float32
     result = work.map_overlap(
         _deblur_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},
