@@ -140,7 +140,8 @@ def zoo_main() -> None:
                         f"{r['seconds'] / r['megapixels']:.2f} | {r['peak_mb']:.0f} |")
                 print(line, flush=True)
                 lines.append(line)
-    head = (f"Machine: {machine()}. One 1024x1024 float32 image through `deblur()` (one 1024² tile: the "
+    head = ("## Speed: the model zoo on the CPU\n\n"
+            f"Machine: {machine()}. One 1024x1024 float32 image through `deblur()` (one 1024² tile: the "
             "networks' default tile size), untrained weights; MACs count convolutions, linears and attention "
             "products of one 256x256 forward pass. bfloat16 rows use channels-last tensors "
             "(`precision=\"auto\"` on this CPU).")
