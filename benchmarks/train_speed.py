@@ -97,7 +97,8 @@ def main() -> None:
     lines.append(f"| data pipeline alone (dead leaves + camera shake, no workers) | - | - | {data_rate:.1f} | "
                  f"{BATCH / data_rate:.2f} |")
     print(lines[-1])
-    head = (f"Training speed on the CPU: {PATCH}x{PATCH} crops, batch {BATCH}, float32, AdamW, {STEPS} steps timed "
+    head = ("## Speed: training on the CPU\n\n"
+            f"Training speed on the CPU: {PATCH}x{PATCH} crops, batch {BATCH}, float32, AdamW, {STEPS} steps timed "
             f"after {WARMUP} warm-up steps, through the Lightning loop of `napari-deblur train`. Machine: "
             f"{machine()}; load average {load:.1f} on {os.cpu_count()} cores when it started.")
     write_section("train-speed", "\n".join([head, "", *lines]))
