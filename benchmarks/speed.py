@@ -143,8 +143,8 @@ def zoo_main() -> None:
     head = ("## Speed: the model zoo on the CPU\n\n"
             f"Machine: {machine()}. One 1024x1024 float32 image through `deblur()` (one 1024² tile: the "
             "networks' default tile size), untrained weights; MACs count convolutions, linears and attention "
-            "products of one 256x256 forward pass. bfloat16 rows use channels-last tensors "
-            "(`precision=\"auto\"` on this CPU).")
+            "products of one 256x256 forward pass. Both precisions run channels-last tensors, "
+            "as the engine does; bfloat16 is what `precision=\"auto\"` picks on this CPU.")
     write_section("zoo-speed", "\n".join([head, "", *lines]))
 
 

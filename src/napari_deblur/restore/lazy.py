@@ -130,8 +130,8 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
     """:func:`napari_deblur.deblur` for a dask array: returns a dask array (same shape, chunks and dtype).
 
     ``tile_overlap`` is also the halo each chunk borrows from its neighbours (default: a network's receptive
-    field, twice a classical method's, rounded up to the tile alignment). ``intensity_range`` fixes the (low, high) intensity
-    map; by default it is estimated per channel from a few chunks, read once now.
+    field, twice a classical method's, rounded up to the tile alignment). ``intensity_range`` fixes the
+    (low, high) intensity map; by default it is estimated per channel from a few chunks, read once now.
     """
 
     spec = get_method(method)
