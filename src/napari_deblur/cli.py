@@ -148,10 +148,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     if is_zarr(args.input) or is_zarr(args.output):
         return _deblur_zarr(args, psf, params)
     image, file_axes = read_image(args.input)
-    axes = args.axes or file_axes
-    if axes is None and image.ndim == 3 and image.shape[-1] in (3, 4) \
-            and args.input.suffix.lower() not in {".tif", ".tiff"}:
-        axes = "YXC"  # PNG/JPEG colour images are always channel-last
+    axes = _input_axes(args, image.shape, file_axes)
     steps = deblur_steps(
         image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
         tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
@@ -169,6 +166,15 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_axes(args: argparse.Namespace, shape: tuple[int, ...], file_axes: str | None) -> str | None:
+    """``--axes``, else what the file says, else channel-last colour for 3D PNG/JPEG-like files."""
+    axes = args.axes or file_axes
+    if axes is None and len(shape) == 3 and shape[-1] in (3, 4) and args.input.suffix.lower() not in {".tif",
+                                                                                                       ".tiff"}:
+        axes = "YXC"  # PNG/JPEG colour images are always channel-last
+    return axes
+
+
 def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> int:
     """Zarr in or out: the lazy path, computed chunk by chunk (bounded memory) straight into the output."""
     import dask.array as da
@@ -179,11 +185,12 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
     from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
 
     if is_zarr(args.input):
-        image, file_axes = read_zarr(args.input)
+        image, axes = read_zarr(args.input)
+        axes = args.axes or axes
     else:
         array, file_axes = read_image(args.input)
         image = da.from_array(array, chunks="auto")
-    axes = args.axes or file_axes
+        axes = _input_axes(args, array.shape, file_axes)
     result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
                          tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
                          output_dtype="float32" if args.float32 else "same", **params)

@@ -121,6 +121,8 @@ def test_bad_input_fails_before_any_compute(image):
         nd.deblur(x, "wiener")
     with pytest.raises(TypeError, match="unknown parameter"):
         nd.deblur(x, "wiener", psf=np.ones((3, 3)), bogus=1)
+    with pytest.raises(ValueError, match="is blind and takes no PSF"):  # the same checks as in memory
+        nd.deblur(x, "nafnet", psf=np.ones((3, 3)))
     with pytest.raises(ValueError, match="dtype"):
         nd.deblur(x.astype(bool), "wiener", psf=np.ones((3, 3)))
     with pytest.raises(ValueError, match="intensity_range"):

@@ -58,14 +58,35 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def check_dtype(dtype: Any) -> None:
+    """Raise ``ValueError`` unless ``dtype`` is an integer or float image dtype (checked without the pixels)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "uif":  # bool is kind "b"
+        raise ValueError(
+            f"Unsupported image dtype {dtype}; use an unsigned/signed integer or float image "
+            "(e.g. image.astype(np.float32))."
+        )
+
+
+def check_request(spec: MethodSpec, psf: Any, output_dtype: str) -> np.ndarray | None:
+    """Check what every run of ``spec`` needs besides the image; return the validated PSF (or ``None``)."""
+    if output_dtype not in ("same", "float32"):
+        raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
+    if spec.needs_psf:
+        if psf is None:
+            raise ValueError(
+                f"Method {spec.name!r} needs a PSF: pass psf=<array> (CLI: --psf FILE; widget: a PSF layer)."
+            )
+        return validate_psf(psf)
+    if psf is not None:
+        raise ValueError(f"Method {spec.name!r} is blind and takes no PSF; leave psf=None.")
+    return None
+
+
 def check_image(image: Any) -> np.ndarray:
     """Return ``image`` as an array, or raise ``ValueError`` naming what is wrong with it."""
     arr = np.asarray(image)
-    if arr.dtype == bool or arr.dtype.kind not in "uif":
-        raise ValueError(
-            f"Unsupported image dtype {arr.dtype}; use an unsigned/signed integer or float image "
-            "(e.g. image.astype(np.float32))."
-        )
+    check_dtype(arr.dtype)
     if arr.size == 0:
         raise ValueError(f"The image is empty (shape {arr.shape}); there is nothing to deblur.")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
@@ -107,17 +128,7 @@ def deblur_steps(
     spec = method if isinstance(method, MethodSpec) else get_method(method)
     arr = check_image(image)
     values = spec.resolve_params(params)
-    if output_dtype not in ("same", "float32"):
-        raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
-    psf_arr = None
-    if spec.needs_psf:
-        if psf is None:
-            raise ValueError(
-                f"Method {spec.name!r} needs a PSF: pass psf=<array> (CLI: --psf FILE; widget: a PSF layer)."
-            )
-        psf_arr = validate_psf(psf)
-    elif psf is not None:
-        raise ValueError(f"Method {spec.name!r} is blind and takes no PSF; leave psf=None.")
+    psf_arr = check_request(spec, psf, output_dtype)
     axes = resolve_axes(arr.shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
     dev = resolve_device(device)
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from napari_deblur.restore.axes import layout, resolve_axes
 from napari_deblur.restore.intensity import fixed_intensity_map, robust_range
-from napari_deblur.restore.psf_prep import validate_psf
 from napari_deblur.zoo.registry import get_method
 
 SAMPLE_CHUNKS = 8  # chunks read up front (per channel) to fix the intensity range
@@ -133,16 +132,12 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
     field, twice a classical method's, rounded up to the tile alignment). ``intensity_range`` fixes the
     (low, high) intensity map; by default it is estimated per channel from a few chunks, read once now.
     """
+    from napari_deblur.restore.engine import check_dtype, check_request
 
     spec = get_method(method)
     values = spec.resolve_params(params)
-    psf_arr = validate_psf(psf) if psf is not None else None
-    if spec.needs_psf and psf_arr is None:
-        raise ValueError(f"Method {spec.name!r} needs a PSF: pass psf=<array>.")
-    if output_dtype not in ("same", "float32"):
-        raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
-    if image.dtype == bool or image.dtype.kind not in "uif":
-        raise ValueError(f"Unsupported image dtype {image.dtype}; use an integer or float image.")
+    psf_arr = check_request(spec, psf, output_dtype)
+    check_dtype(image.dtype)
     axes = resolve_axes(image.shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
     lay = layout(axes, image.shape, psf_arr.ndim if psf_arr is not None else 2)
     spatial_axes = [axes.index(a) for a in lay.spatial]

@@ -128,7 +128,6 @@ def _window(pos: Sequence[int], plan: TilePlan, context: int) -> tuple[tuple[sli
     return tuple(window), tuple(core)
 
 
-
 def run_tiled(
     planes: np.ndarray,
     restore: Restore,
@@ -144,7 +143,8 @@ def run_tiled(
 ) -> Generator[int, None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
-    ``context`` is the method's receptive field: tiles are reflect-padded by it, and it is the margin of
+    ``context`` is the method's receptive field: each tile is cut with that much of the image around it
+    (see :func:`_window`; reflect-padded instead for methods with a size multiple), and it is the margin of
     each overlap that a tile does not contribute to. ``align``: see :func:`plan_tiles` (the context is
     rounded up to it too, so a tile's window still starts on the image's grid).
 

@@ -36,6 +36,7 @@ from napari_deblur.train.files import (
     image_shape,
     layer_pairs_to_folder,
     load_planes,
+    normalize,
 )
 
 VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
@@ -139,10 +140,6 @@ def _crop(plane: np.ndarray, y: int, x: int, side: int) -> np.ndarray:
     return plane[:, _reflect(np.arange(y, y + side), h)[:, None], _reflect(np.arange(x, x + side), w)[None, :]]
 
 
-def _normalize(x: np.ndarray, low: float, high: float) -> np.ndarray:
-    return np.clip((x.astype(np.float32) - low) / (high - low), 0, 1)
-
-
 def _channels(x: np.ndarray, in_channels: int, rng: np.random.Generator | None) -> np.ndarray:
     """Match the network's channels: one random colour channel (the mean without ``rng``), or grey repeated."""
     if x.shape[0] == 3 and in_channels == 1:
@@ -190,7 +187,7 @@ class PairedPatches(Dataset):
         z, y, x = (n // 2, (h - side) // 2, (w - side) // 2) if fixed else (
             rng.integers(n), rng.integers(h - side + 1), rng.integers(w - side + 1))
         pair = np.stack([_crop(blur[z], y, x, side), _crop(sharp[z], y, x, side)])  # (2, C, side, side)
-        pair = _channels(_normalize(pair, low, high).swapaxes(0, 1), self.in_channels,
+        pair = _channels(normalize(pair, low, high).swapaxes(0, 1), self.in_channels,
                          rng if self.augment else None).swapaxes(0, 1)
         if self.augment:
             (pair,) = _augment(rng, pair)
@@ -248,7 +245,7 @@ class SyntheticPatches(Dataset):
             n, _, h, w = planes.shape
             y, x = int(rng.integers(h - p + 1)) - m, int(rng.integers(w - p + 1)) - m
             region = _crop(planes[rng.integers(n)], y, x, p + 2 * m)
-            region = _channels(_normalize(region, low, high), self.in_channels, rng)
+            region = _channels(normalize(region, low, high), self.in_channels, rng)
             if self.augment:
                 (region,) = _augment(rng, region)
         sigma = float(rng.uniform(0, self.degradation.noise))

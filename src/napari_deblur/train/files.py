@@ -162,6 +162,11 @@ def load_planes(path: Path) -> tuple[np.ndarray, float, float]:
     return planes, low, high
 
 
+def normalize(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Planes of :func:`load_planes` mapped by its (low, high) range to float32 in [0, 1]."""
+    return np.clip((x.astype(np.float32) - low) / (high - low), 0, 1)
+
+
 def layer_pairs_to_folder(blurred_list: list[Any], sharp_list: list[Any], folder: str | os.PathLike) -> Path:
     """Write (blurred, sharp) arrays as TIFF pairs ``folder/blur/layer_NNN.tif``, ``folder/sharp/layer_NNN.tif``.
 

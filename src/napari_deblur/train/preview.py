@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from napari_deblur.train.files import load_planes
+from napari_deblur.train.files import load_planes, normalize
 
 PREVIEW_SIDE = 384  # crop side: large enough to judge sharpness, small enough for a CPU at every validation
 ALIGN = 16  # every zoo network accepts sides that are multiples of its total downsampling (at most 16)
@@ -34,7 +34,7 @@ def load_preview_input(path: str | Path, side: int = PREVIEW_SIDE) -> PreviewInp
     The crop sides are multiples of 16 (mirrored out to 16 for tinier images), so every family runs on it.
     """
     planes, low, high = load_planes(Path(path))
-    plane = np.clip((planes[0].astype(np.float32) - low) / max(high - low, 1e-12), 0, 1)
+    plane = normalize(planes[0], low, high)
     h, w = plane.shape[-2:]
     ch, cw = (max(ALIGN, min(side, n) // ALIGN * ALIGN) for n in (h, w))
     y, x = max(0, (h - ch) // 2), max(0, (w - cw) // 2)

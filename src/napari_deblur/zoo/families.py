@@ -37,6 +37,11 @@ ACTIVATION_BYTES = {
 }
 
 
+def activation_bytes(family: Any, size: Any) -> int:
+    """:data:`ACTIVATION_BYTES` of a family and size; the largest entry for anything unlisted."""
+    return ACTIVATION_BYTES.get((family, size), max(ACTIVATION_BYTES.values()))
+
+
 @dataclass(frozen=True)
 class Family:
     """One architecture family: its class, its named sizes and what to tell users about it."""
@@ -108,13 +113,14 @@ class NetworkRestorer:
     spatial_ndim = 2
 
     def __init__(self, module: nn.Module, device: torch.device, dtype: torch.dtype = torch.float32,
-                 activation_bytes: int = max(ACTIVATION_BYTES.values())) -> None:
+                 bytes_per_pixel: int | None = None) -> None:
         self.device = torch.device(device)
         self.dtype = dtype
         self.module = module.eval().to(self.device, memory_format=torch.channels_last)
         self.receptive_field = int(getattr(module, "receptive_field", 32))
         #: Working memory per input pixel of a forward pass (the engine's tile and batch sizes follow it).
-        self.bytes_per_pixel = int(activation_bytes * (1.0 if dtype == torch.float32 else 0.6))
+        per_pixel = activation_bytes(None, None) if bytes_per_pixel is None else bytes_per_pixel
+        self.bytes_per_pixel = int(per_pixel * (1.0 if dtype == torch.float32 else 0.6))
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
@@ -138,7 +144,7 @@ def _build(family: Family, *, psf: Any, device: torch.device, size: str, weights
             )
         module = load_model(path)
     return NetworkRestorer(module, device, resolve_precision(precision, torch.device(device)),
-                           ACTIVATION_BYTES.get((family.name, size), max(ACTIVATION_BYTES.values())))
+                           activation_bytes(family.name, size))
 
 
 def untrained_reason(family: Family, params: Mapping[str, Any]) -> str | None:
@@ -161,7 +167,7 @@ def _build_trained(path: Any, *, psf: Any, device: torch.device, precision: str)
 
     card = read_card(path)
     return NetworkRestorer(load_model(path), device, resolve_precision(precision, torch.device(device)),
-                           ACTIVATION_BYTES.get((card.get("family"), card.get("size")), max(ACTIVATION_BYTES.values())))
+                           activation_bytes(card.get("family"), card.get("size")))
 
 
 def trained_model_methods() -> list[MethodSpec]:
