@@ -213,8 +213,8 @@ def test_out_of_memory_halves_tiles_then_falls_back_to_cpu(blurred, monkeypatch)
         messages = [str(w.message) for w in caught]
         assert any("retrying with tile_size=96" in m for m in messages)
         assert any("falling back to the CPU" in m for m in messages)
-        lo, hi = np.percentile(blurred, [0.1, 99.9])
-        np.testing.assert_allclose(out, 2 * blurred - lo, atol=1e-4)
+        # A [0, 1] float image keeps its scale (the intensity policy), so the doubling comes back unchanged.
+        np.testing.assert_allclose(out, 2 * blurred, atol=1e-4)
     finally:
         unregister("test_oom")
 

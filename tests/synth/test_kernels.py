@@ -249,12 +249,13 @@ def test_bad_arguments_say_what_to_do(call, match):
 
 def test_registry_lists_every_kind():
     names = [k.name for k in list_kinds()]
-    assert names == ["camera_shake", "linear_motion", "defocus", "gaussian", "widefield", "confocal", "custom"]
+    assert names == ["camera_shake", "linear_motion", "defocus", "gaussian", "widefield", "confocal", "custom",
+                     "random_mix", "random_mix_microscopy"]
     for kind in list_kinds():
         assert kind.description.endswith(".")
         for p in kind.params:
             assert p.help and p.validate(p.default) == p.default
-    assert [k.name for k in list_kinds() if k.random] == ["camera_shake"]
+    assert [k.name for k in list_kinds() if k.random] == ["camera_shake", "random_mix", "random_mix_microscopy"]
 
 
 @pytest.mark.parametrize("name", ["camera_shake", "linear_motion", "defocus", "gaussian"])

@@ -379,3 +379,61 @@ def test_layer_pairs_to_folder(tmp_path):
 def test_loader_throughput():
     cfg = TrainConfig(scenes="fluorescence", patch=P, batch=2, steps=1, workers=0, blur_params={"size": 9})
     assert loader_throughput(cfg, n_batches=2) > 0
+
+
+# -- the recipe's data: the blur mixture on natural images, one intensity policy ------------------------------
+def test_natural_scenes_with_the_blur_mixture():
+    from napari_deblur.train.natural import VAL_IMAGES, natural_images
+
+    cfg = TrainConfig(scenes="natural", blur="random_mix", patch=P, steps=4, batch=4, val_size=4).validate()
+    train, val = make_datasets(cfg)
+    assert "photographs" in train.description and "random_mix" in train.description
+    samples = _samples(train, 12) + _samples(val, 4)
+    for s in samples:
+        assert s["blurred"].shape == s["sharp"].shape and s["blurred"].shape[0] == 1
+        assert torch.isfinite(s["blurred"]).all() and 0 <= float(s["sharp"].min()) <= float(s["sharp"].max()) <= 1
+    assert any(float((s["blurred"] - s["sharp"]).abs().mean()) > 0.01 for s in samples)  # blur happened
+    # Validation crops come from the held-out photographs only, which training never sees.
+    assert len(natural_images("val")) == len(VAL_IMAGES)
+    assert not set(VAL_IMAGES) & set(__import__("napari_deblur.train.natural", fromlist=["x"]).TRAIN_IMAGES)
+    assert [float(v["blurred"].sum()) for v in _samples(val, 4)] == [float(v["blurred"].sum()) for v in
+                                                                      _samples(make_datasets(cfg)[1], 4)]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float_unit", "float_wide"])
+def test_training_and_inference_normalize_alike(tmp_path, dtype):
+    """The planes training reads from a file are exactly the planes the engine normalizes for inference."""
+    from napari_deblur.restore.intensity import intensity_map
+    from napari_deblur.train.files import load_planes, normalize
+
+    rng = np.random.default_rng(0)
+    image = {"uint8": lambda: rng.integers(0, 256, (40, 50), dtype=np.uint8),
+             "uint16": lambda: rng.integers(100, 4000, (40, 50)).astype(np.uint16),
+             "float_unit": lambda: rng.random((40, 50)).astype(np.float32),
+             "float_wide": lambda: (rng.random((40, 50)) * 500 - 20).astype(np.float32)}[dtype]()
+    path = tmp_path / "image.tif"
+    tifffile.imwrite(path, image)
+    planes, low, high = load_planes(path)
+    training = normalize(planes, low, high)[:, 0]
+    inference = np.clip(intensity_map(image[None], None).forward(image[None]), 0, 1)
+    np.testing.assert_array_equal(training, inference)
+    if dtype == "float_unit":  # [0, 1] floats are kept as they are at both ends
+        np.testing.assert_array_equal(training[0], image)
+
+
+def test_init_must_be_a_model_of_the_same_family(tmp_path):
+    from napari_deblur.zoo.families import create
+    from napari_deblur.zoo.weights import save_model
+
+    path = save_model(create("srn", "small"), tmp_path / "srn.safetensors", {"family": "srn", "size": "small",
+                                                                            "config": {}})
+    with pytest.raises(ValueError, match="neither a model name"):
+        TrainConfig(scenes="dead_leaves", init="no-such-model").validate()
+    with pytest.raises(ValueError, match="same family and size"):
+        TrainConfig(scenes="dead_leaves", model="nafnet", init=str(path)).validate()
+
+
+def test_compile_is_a_boolean_setting():
+    assert TrainConfig.from_dict({"compile": True}).compile is True
+    with pytest.raises(ValueError, match="true or false"):
+        TrainConfig.from_dict({"compile": "yes"})

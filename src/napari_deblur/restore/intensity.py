@@ -1,8 +1,14 @@
-"""Mapping image intensities to the [0, 1]-ish range methods expect, and back.
+"""Mapping image intensities to the [0, 1]-ish range methods expect, and back: the one intensity policy.
 
-8-bit data maps by its full range (0..255). uint16 and float data map by robust percentiles, because
-scientific images rarely fill their dtype (a 12-bit camera in uint16) and carry outliers (hot pixels);
-the same affine map is undone afterwards, so values stay in the data's own units.
+The engine, blur synthesis, training data and evaluation all normalize with :func:`policy_range`, so a trained
+network sees the same numbers in training and in use:
+
+- 8-bit data maps by its full range (0..255), booleans by 0..1;
+- floats already in [0, 1] are kept as they are (a photograph loaded as floats is still a photograph);
+- uint16, other integers and other floats map by robust percentiles, because scientific images rarely fill
+  their dtype (a 12-bit camera in uint16) and carry outliers (hot pixels).
+
+The same affine map is undone afterwards, so values stay in the data's own units.
 """
 
 from __future__ import annotations
@@ -48,15 +54,32 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def fixed_range(values: np.ndarray) -> tuple[float, float] | None:
+    """The range the policy gives ``values`` by their type alone (8-bit, bool, [0, 1] floats), else ``None``."""
+    if values.dtype == np.uint8:
+        return 0.0, 255.0
+    if values.dtype == bool:
+        return 0.0, 1.0
+    if values.dtype.kind == "f" and values.size and float(values.min()) >= 0 and float(values.max()) <= 1:
+        return 0.0, 1.0
+    return None
+
+
+def policy_range(values: np.ndarray) -> tuple[float, float]:
+    """(low, high) that the intensity policy maps to (0, 1) for ``values`` (see the module docstring)."""
+    return fixed_range(values) or robust_range(values)
+
+
 def intensity_map(planes: np.ndarray, groups: np.ndarray | None) -> IntensityMap:
-    """Fit a map for ``planes`` of shape ``(B, *spatial)``.
+    """Fit the policy's map for ``planes`` of shape ``(B, *spatial)``.
 
     ``groups`` gives, per plane, the channel it belongs to (channels are normalized separately, because
     microscopy channels differ by orders of magnitude); ``None`` means one range for all planes.
     """
     bshape = (planes.shape[0],) + (1,) * (planes.ndim - 1)
-    if planes.dtype == np.uint8:
-        return IntensityMap(np.zeros(bshape, np.float32), np.full(bshape, 255.0, np.float32))
+    fixed = fixed_range(planes)
+    if fixed is not None:
+        return IntensityMap(np.full(bshape, fixed[0], np.float32), np.full(bshape, fixed[1], np.float32))
     if groups is None:
         groups = np.zeros(planes.shape[0], dtype=int)
     low = np.zeros(planes.shape[0], np.float32)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.restore.axes import layout, resolve_axes
-from napari_deblur.restore.intensity import fixed_intensity_map, robust_range
+from napari_deblur.restore.intensity import fixed_intensity_map, fixed_range, policy_range, robust_range
 from napari_deblur.zoo.registry import get_method
 
 SAMPLE_CHUNKS = 8  # chunks read up front (per channel) to fix the intensity range
@@ -102,7 +102,13 @@ def _sample_range(image: Any, channel_axis: int | None, channel: int | None) -> 
     blocks = [image.blocks[tuple(g[i] for g, i in zip(grid, np.unravel_index(p, [len(g) for g in grid])))]
               for p in picks]
     values = dask.compute(*blocks)
-    return robust_range(np.concatenate([np.asarray(v, np.float32).reshape(-1) for v in values]))
+    sample = np.concatenate([np.asarray(v).reshape(-1) for v in values])
+    if sample.dtype.kind == "f" and fixed_range(sample) is not None and image.dtype.kind == "f":
+        # [0, 1] floats keep their scale only if the whole array is in [0, 1]: one cheap reduction checks it.
+        low, high = dask.compute(image.min(), image.max())
+        if low >= 0 and high <= 1:
+            return 0.0, 1.0
+    return policy_range(sample) if sample.dtype.kind != "f" else robust_range(sample.astype(np.float32))
 
 
 def _compute_chunks(image: Any, spatial_axes: list[int], colour_axis: int | None, depth: int, align: int) -> tuple:

@@ -211,8 +211,41 @@ _register(BlurKind(
 ))
 
 
+def _mixture(name: str) -> Callable[..., np.ndarray]:
+    """A make function drawing one kernel from the training mixture ``name`` (synth/mixture.py)."""
+
+    def make(*, seed: int | None = None, ndim: int = 2) -> np.ndarray:
+        from napari_deblur.synth.mixture import mixture_kernel  # mixture builds on Degradation, which uses us
+
+        return mixture_kernel(name, seed=seed)
+
+    make.__name__ = f"_{name}"
+    return make
+
+
+# The training mixtures (their ranges are data in synth/mixture.py) as blur kinds, usable everywhere by name.
+_register(BlurKind(
+    name="random_mix",
+    description="A random blur per sample (camera shake, motion, defocus, Gaussian, some depth-varying, some "
+                "none), mostly mild, with random Gaussian/Poisson noise and JPEG: for training general models.",
+    params=(),
+    make=_mixture("random_mix"),
+    random=True,
+))
+
+_register(BlurKind(
+    name="random_mix_microscopy",
+    description="A random microscope PSF per sample (widefield or confocal, NA 0.8-1.45, emission 0.45-0.7 um, "
+                "pixel 0.06-0.2 um, some defocus), Poisson noise at 20-2000 photons plus read noise: for training "
+                "fluorescence models.",
+    params=(),
+    make=_mixture("random_mix_microscopy"),
+    random=True,
+))
+
+
 def list_kinds() -> list[BlurKind]:
-    """All blur kinds, in a fixed order: image blurs first, then microscope PSFs, then ``custom``."""
+    """All blur kinds, in a fixed order: image blurs, microscope PSFs, ``custom``, then the training mixtures."""
     return list(_KINDS.values())
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
 from napari_deblur.restore.engine import check_image
-from napari_deblur.restore.intensity import IntensityMap, intensity_map, restore_dtype
+from napari_deblur.restore.intensity import IntensityMap, fixed_range, intensity_map, restore_dtype
 from napari_deblur.synth.degrade import Degradation
 from napari_deblur.synth.kinds import get_kind
 
@@ -28,13 +28,8 @@ def _spatial_ndim(kind: str, axes: str, kernel: Any, params: dict[str, Any]) -> 
 
 
 def _normalizer(planes: np.ndarray, groups: np.ndarray | None) -> tuple[IntensityMap, bool]:
-    """8-bit and [0, 1] float images keep their scale (and are clipped to it); others map by percentiles."""
-    ones = (planes.shape[0],) + (1,) * (planes.ndim - 1)
-    if planes.dtype == np.uint8:
-        return IntensityMap(np.zeros(ones, np.float32), np.full(ones, 255.0, np.float32)), True
-    if planes.dtype.kind == "f" and planes.min() >= 0 and planes.max() <= 1:
-        return IntensityMap(np.zeros(ones, np.float32), np.ones(ones, np.float32)), True
-    return intensity_map(planes, groups), False
+    """The intensity policy's map; images with a fixed range (8-bit, [0, 1] floats) are also clipped to it."""
+    return intensity_map(planes, groups), fixed_range(planes) is not None
 
 
 def synthesize_blur(

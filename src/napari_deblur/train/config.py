@@ -67,6 +67,8 @@ class TrainConfig:
     checkpoint_every: int = 500
     workers: int = 2
     in_channels: int = 1
+    init: str = ""
+    compile: bool = False
 
     def __post_init__(self) -> None:
         # Callers naturally pass Path objects for folders; store strings so the config stays JSON.
@@ -168,6 +170,7 @@ class TrainConfig:
         self._validate_output()
         self._validate_preview()
         self._validate_vgg()
+        self._validate_init()
         # Degradation and folder checks live with the data code that must agree with them.
         from napari_deblur.train.data import check_data
 
@@ -247,6 +250,20 @@ class TrainConfig:
                              "output path.")
 
 
+    def _validate_init(self) -> None:
+        if not self.init:
+            return
+        from napari_deblur.zoo.weights import find_weights, read_card
+
+        path = find_weights(self.init)
+        if path is None:
+            raise ValueError(f"init {self.init!r} is neither a model name nor a .safetensors file; give the model to "
+                             "start from, or leave it empty to start from random weights.")
+        card = read_card(path)
+        if card.get("family") != self.model or card.get("size") != self.size:
+            raise ValueError(f"init {self.init!r} is a {card.get('family')} ({card.get('size')}) model, but this run "
+                             f"trains {self.model} ({self.size}); start from a model of the same family and size.")
+
     def _validate_vgg(self) -> None:
         if self.vgg_weights:
             from napari_deblur.train.perceptual import load_vgg_features
@@ -279,6 +296,10 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             value = os.fspath(value)
         if not isinstance(value, str):
             raise ValueError(f"Setting {name!r} must be a string; got {value!r}.")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"Setting {name!r} must be true or false; got {value!r}.")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"Setting {name!r} must be a number; got {value!r}.")

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from napari_deblur.synth.degrade import Degradation, fit_kernel
 from napari_deblur.synth.kinds import get_kind
+from napari_deblur.synth.mixture import get_mixture, random_depth
 from napari_deblur.synth.scenes import KINDS as SCENE_KINDS
 from napari_deblur.synth.scenes import random_scene
 from napari_deblur.train.config import TrainConfig
@@ -38,8 +39,10 @@ from napari_deblur.train.files import (
     load_planes,
     normalize,
 )
+from napari_deblur.train.natural import DEAD_LEAVES_FRACTION, natural_images
 
 VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
+NATURAL_SCENES = "natural"  # scikit-image's photographs plus some dead leaves (train/natural.py)
 SOFT_KINDS = ("gaussian", "widefield", "confocal")  # automatic sizes with faint tails: cropped to the patch
 CACHE_BYTES = 256 << 20  # decoded images kept per dataset copy (one per DataLoader worker)
 
@@ -82,11 +85,17 @@ def check_data(cfg: TrainConfig) -> DataPlan:
             if not plan.images:
                 raise ValueError(f"No images in {cfg.sharp} ({', '.join(sorted(IMAGE_SUFFIXES))}).")
             plan.val_side = min(plan.val_side, check_sizes(plan.images, cfg.patch))
-        elif cfg.scenes not in SCENE_KINDS:
-            raise ValueError(f"scenes must be one of {', '.join(SCENE_KINDS)}; got {cfg.scenes!r}.")
-        what = f"{len(plan.images)} sharp images from {cfg.sharp}" if cfg.sharp else f"{cfg.scenes} scenes"
+        elif cfg.scenes not in (*SCENE_KINDS, NATURAL_SCENES):
+            raise ValueError(f"scenes must be one of {', '.join((*SCENE_KINDS, NATURAL_SCENES))}; got "
+                             f"{cfg.scenes!r}.")
+        what = (f"{len(plan.images)} sharp images from {cfg.sharp}" if cfg.sharp
+                else "scikit-image's photographs and dead leaves" if cfg.scenes == NATURAL_SCENES
+                else f"{cfg.scenes} scenes")
         params = f" {cfg.blur_params}" if cfg.blur_params else ""
-        plan.description = f"{what}, {cfg.blur} blur{params}, noise sigma <= {cfg.noise}"
+        if get_mixture(cfg.blur):
+            plan.description = f"{what}, {cfg.blur} blur mixture (with its own noise and JPEG)"
+        else:
+            plan.description = f"{what}, {cfg.blur} blur{params}, noise sigma <= {cfg.noise}"
     if cfg.val_pairs:
         plan.val_pairs, smallest = check_pairs(cfg.val_pairs, 1)
         plan.description += f"; validation pairs from {cfg.val_pairs}"
@@ -214,6 +223,7 @@ class SyntheticPatches(Dataset):
                  augment: bool = True) -> None:
         self.degradation, self.patch, self.length, self.images, self.scenes = degradation, patch, length, images, scenes
         self.in_channels, self.seed, self.stream, self.augment = in_channels, seed, stream, augment
+        self.mixture = get_mixture(degradation.kind)
         self.random_kernel = get_kind(degradation.kind).random
         self.kernel: np.ndarray | None = None  # the one kernel of a non-random kind, made once
         self.cache = _Cache()
@@ -221,37 +231,63 @@ class SyntheticPatches(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def _make_kernel(self, seed: int) -> np.ndarray:
+    def _make_kernel(self, degradation: Degradation, seed: int) -> np.ndarray:
         if self.kernel is not None:
             return self.kernel
-        kernel = self.degradation.make_kernel(seed=seed)
-        if self.degradation.kind in SOFT_KINDS:
+        kernel = degradation.make_kernel(seed=seed)
+        if degradation.kind in SOFT_KINDS:
             kernel = fit_kernel(kernel, (self.patch, self.patch))
         if not self.random_kernel:
             self.kernel = kernel
         return kernel
 
+    def _region(self, rng: np.random.Generator, side: int) -> np.ndarray:
+        """A sharp (C, side, side) crop in [0, 1] from the images or scenes, with the network's channels."""
+        scenes = self.scenes
+        if scenes == NATURAL_SCENES:
+            if rng.random() < DEAD_LEAVES_FRACTION and self.stream == 0:
+                scenes = "dead_leaves"
+            else:
+                pool = natural_images("train" if self.stream == 0 else "val")
+                image = pool[rng.integers(len(pool))]
+                h, w = image.shape[-2:]
+                y, x = int(rng.integers(max(h - side, 0) + 1)), int(rng.integers(max(w - side, 0) + 1))
+                return _channels(_crop(image, y, x, side), self.in_channels, rng if self.augment else None)
+        if scenes:
+            color = self.in_channels == 3 and scenes == "dead_leaves"
+            scene = random_scene((side, side), scenes, seed=rng, color=color)
+            return _channels(np.moveaxis(scene, -1, 0) if color else scene[None], self.in_channels, rng)
+        planes, low, high = self.cache(self.images[rng.integers(len(self.images))])
+        n, _, h, w = planes.shape
+        m = (side - self.patch) // 2
+        y, x = int(rng.integers(h - self.patch + 1)) - m, int(rng.integers(w - self.patch + 1)) - m
+        region = _crop(planes[rng.integers(n)], y, x, side)
+        return _channels(normalize(region, low, high), self.in_channels, rng)
+
+    def _draw(self, rng: np.random.Generator) -> tuple[Degradation, bool]:
+        """This sample's degradation (a mixture draws a new one per sample) and whether it varies with depth."""
+        if self.mixture is not None:
+            return self.mixture.draw(rng)
+        sigma = float(rng.uniform(0, self.degradation.noise))  # noise levels up to the configured one
+        return dataclasses.replace(self.degradation, noise=sigma), False
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.stream, index])
         kernel_seed, noise_seed = (int(s) for s in rng.integers(2**31, size=2))
-        kernel = self._make_kernel(kernel_seed)
+        degradation, varying = self._draw(rng)
+        kernel = self._make_kernel(degradation, kernel_seed)
         m, p = max(kernel.shape) // 2, self.patch
-        if self.scenes:
-            color = self.in_channels == 3 and self.scenes == "dead_leaves"
-            scene = random_scene((p + 2 * m, p + 2 * m), self.scenes, seed=rng, color=color)
-            region = _channels(np.moveaxis(scene, -1, 0) if color else scene[None], self.in_channels, rng)
+        region = self._region(rng, p + 2 * m)
+        if self.augment:
+            (region,) = _augment(rng, region)
+        fields = {f.name: getattr(degradation, f.name) for f in dataclasses.fields(Degradation)}
+        depth = None
+        if varying:  # the blur grows away from a random in-focus depth; kernels are re-made per strength
+            depth, given = random_depth(region.shape[-2:], rng), {"focus": float(rng.uniform(0, 0.5)), "levels": 4}
+            degrade: Degradation = dataclasses.replace(degradation, **given)
         else:
-            planes, low, high = self.cache(self.images[rng.integers(len(self.images))])
-            n, _, h, w = planes.shape
-            y, x = int(rng.integers(h - p + 1)) - m, int(rng.integers(w - p + 1)) - m
-            region = _crop(planes[rng.integers(n)], y, x, p + 2 * m)
-            region = _channels(normalize(region, low, high), self.in_channels, rng)
-            if self.augment:
-                (region,) = _augment(rng, region)
-        sigma = float(rng.uniform(0, self.degradation.noise))
-        degrade = _GivenKernel(**{f.name: getattr(self.degradation, f.name) for f in dataclasses.fields(Degradation)}
-                               | {"noise": sigma, "given": kernel})
-        blurred, _ = degrade(region, seed=noise_seed, rgb=region.shape[0] == 3)
+            degrade = _GivenKernel(**fields, given=kernel)
+        blurred, _ = degrade(np.ascontiguousarray(region), seed=noise_seed, depth=depth, rgb=region.shape[0] == 3)
         centre = (slice(None), slice(m, m + p), slice(m, m + p))
         return _sample(blurred[centre], region[centre])
 

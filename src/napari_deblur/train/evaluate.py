@@ -33,15 +33,10 @@ Named = tuple[str, np.ndarray]
 
 def _to_unit(arr: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """Values in [0, 1]: 8-bit by 255, [0, 1] floats as they are, others by the reference's robust range."""
-    arr = np.asarray(arr)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255
-    ref = arr if reference is None else np.asarray(reference)
-    if ref.dtype.kind in "fb" and ref.min() >= 0 and ref.max() <= 1:
-        return arr.astype(np.float32)
-    from napari_deblur.restore.intensity import robust_range
+    from napari_deblur.restore.intensity import policy_range
 
-    low, high = robust_range(ref.astype(np.float32))
+    arr = np.asarray(arr)
+    low, high = policy_range(arr if reference is None else np.asarray(reference))
     return ((arr.astype(np.float32) - low) / (high - low)).astype(np.float32)
 
 

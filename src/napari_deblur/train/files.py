@@ -16,7 +16,7 @@ import tifffile
 
 # io's own TIFF axes mapping, so headers are read exactly as read_image reads the pixels.
 from napari_deblur.io import TIFF_SUFFIXES, _tiff_axes, read_image, write_image
-from napari_deblur.restore.intensity import robust_range
+from napari_deblur.restore.intensity import policy_range
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", *TIFF_SUFFIXES})
 Pair = tuple[Path, Path]
@@ -153,12 +153,7 @@ def load_planes(path: Path) -> tuple[np.ndarray, float, float]:
         planes = arr[..., :c, :, :].reshape(n, c, h, w)
     else:
         planes = arr.reshape(n, 1, h, w)
-    if arr.dtype == np.uint8:
-        low, high = 0.0, 255.0
-    elif arr.dtype == bool or (arr.dtype.kind == "f" and arr.min() >= 0 and arr.max() <= 1):
-        low, high = 0.0, 1.0
-    else:
-        low, high = robust_range(planes)
+    low, high = policy_range(planes)  # the engine's intensity policy: training sees what inference sees
     return planes, low, high
 
 
