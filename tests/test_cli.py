@@ -69,10 +69,14 @@ def test_demo_prints_psnr_and_writes_comparison(tmp_path, capsys):
     out = capsys.readouterr().out
     import re
 
-    before, after = map(float, re.search(r"PSNR before: ([\d.]+) dB\s+after: ([\d.]+) dB", out).groups())
-    assert after > before + 2
-    side, _ = read_image(tmp_path / "demo_side_by_side.png")
-    assert side.shape == (512, 3 * 512) and side.dtype == np.uint8
+    def psnr(label):
+        return float(re.search(re.escape(label) + r"\s+PSNR\s+([\d.]+) dB", out).group(1))
+
+    before = psnr("blurred input")
+    assert psnr("wiener (true kernel)") > before + 2 and psnr("richardson_lucy (true kernel)") > before + 2
+    side, _ = read_image(tmp_path / "demo_side_by_side.png")  # blurred | wiener | richardson_lucy | sharp
+    assert side.shape == (512, 4 * 512) and side.dtype == np.uint8
+    assert "blurred | wiener (true kernel) | richardson_lucy (true kernel) | sharp" in out
 
 
 def test_demo_gui_without_display_says_so(tmp_path, capsys, monkeypatch):

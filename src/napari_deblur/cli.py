@@ -118,9 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     _add_evaluate_parser(sub)
 
-    demo = sub.add_parser("demo", help="Blur a sample image, deblur it, print PSNR, save a comparison.")
+    demo = sub.add_parser("demo", help="Blur a sample image, deblur it blind and with the kernel, print PSNR, save a "
+                          "comparison.")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="Folder for the results.")
-    demo.add_argument("--method", default="richardson_lucy", help="Method to demonstrate.")
+    demo.add_argument("--method", default="nafnet", help="Method to demonstrate beside Richardson-Lucy with the true "
+                      "kernel (default: the shipped general NAFNet, blind).")
     demo.add_argument("--seed", type=int, default=3, help="Seed of the blur kernel and noise.")
     demo.add_argument("--gui", action="store_true", help="Open napari with the three layers.")
     return parser

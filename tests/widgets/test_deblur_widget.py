@@ -141,19 +141,46 @@ def test_threaded_run_and_cancel(viewer_with_data, qtbot, monkeypatch):
     assert widget.run_button.enabled
 
 
-def test_untrained_network_is_marked_and_cannot_run(make_napari_viewer, tmp_path, monkeypatch):
+def _save_model(folder, name, family, purpose):
+    from napari_deblur.zoo.families import create
+    from napari_deblur.zoo.weights import save_model
+
+    card = {"family": family, "size": "small", "config": {}, "purpose": purpose}
+    return save_model(create(family, "small"), folder / f"{name}.safetensors", card)
+
+
+def test_untrained_network_is_marked_and_models_are_offered_by_name(make_napari_viewer, tmp_path, monkeypatch):
+    from magicgui.widgets import ComboBox
+
     monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path / "models"))
     viewer = make_napari_viewer()
     viewer.add_image(np.random.default_rng(0).random((40, 40), dtype=np.float32), name="img")
     widget = DeblurWidget(viewer)
     labels = dict((name, label) for label, name in widget._method_choices())
-    assert labels["nafnet"] == "nafnet (untrained)"
-    widget.method.value = "nafnet"
+    assert labels["srn"] == "srn (untrained)" and labels["wiener"] == "wiener: needs a PSF"
+    widget.method.value = "srn"
     assert not widget.run_button.enabled and "untrained" in widget.run_button.text
-    widget._advanced["weights"].value = "random"
+    # A model trained for the family is offered in a drop-down, by name and purpose (no path to type).
+    _save_model(tmp_path / "models", "my-srn", "srn", "Deblurs my confocal stacks")
+    widget.method.value = "wiener"
+    widget.method.value = "srn"
+    weights = widget._advanced["weights"]
+    assert isinstance(weights, ComboBox)
+    assert "my-srn" in weights.choices
+    assert "my-srn: Deblurs my confocal stacks" in [weights.native.itemText(i) for i in range(weights.native.count())]
+    weights.value = "my-srn"
     assert widget.run_button.enabled
     widget.run()
-    assert "img deblurred (nafnet)" in viewer.layers
+    assert "img deblurred (srn)" in viewer.layers
+
+
+def test_default_method_is_the_general_network_when_it_has_weights(make_napari_viewer, tmp_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path / "models"))
+    _save_model(tmp_path / "models", "nafnet-small", "nafnet", "General deblurring: photographs")
+    widget = DeblurWidget(make_napari_viewer())
+    assert widget.method.value == "nafnet" and not widget.psf.visible
+    labels = dict((name, label) for label, name in widget._method_choices())
+    assert labels["nafnet"] == "nafnet: General deblurring: photographs"
 
 
 def test_dask_layer_gives_a_lazy_result_layer(make_napari_viewer, qtbot):

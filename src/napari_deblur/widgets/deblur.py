@@ -17,6 +17,7 @@ from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.widgets._params import params_container
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
+from napari_deblur.zoo.families import family_models, method_purpose
 from napari_deblur.zoo.registry import get_method, list_methods
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class DeblurWidget(Container):
         self._worker = None
         self._settings = load_settings(SETTINGS)
         names = [s.name for s in list_methods()]
-        method = self._settings.get("method") if self._settings.get("method") in names else names[0]
+        method = self._settings.get("method") if self._settings.get("method") in names else _default_method(names)
 
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=False)
         self.method = ComboBox(label="method", choices=self._method_choices, value=method)
@@ -127,8 +128,18 @@ class DeblurWidget(Container):
 
     @staticmethod
     def _method_choices(_widget: Any = None) -> list[tuple[str, str]]:
-        """(label, name) pairs; networks without weights say so in their label."""
-        return [(f"{s.name} (untrained)" if s.why_unavailable() else s.name, s.name) for s in list_methods()]
+        """(label, name) pairs: a network says what its model is for, or that it has no weights yet."""
+        choices = []
+        for spec in list_methods():
+            if spec.why_unavailable():
+                label = f"{spec.name} (untrained)"
+            elif spec.needs_psf:
+                label = f"{spec.name}: needs a PSF"
+            else:
+                purpose = method_purpose(spec.name)
+                label = f"{spec.name}: {purpose}" if purpose else spec.name
+            choices.append((label, spec.name))
+        return choices
 
     # -- method parameters ---------------------------------------------------------------------
     def _on_method_changed(self, name: str) -> None:
@@ -137,6 +148,8 @@ class DeblurWidget(Container):
         self.psf.visible = spec.needs_psf
         saved = self._settings.get("params", {}).get(name, {})
         basic, advanced = params_container(spec.params, saved)
+        if spec.kind == "network" and "weights" in [w.name for w in advanced]:
+            _weights_drop_down(advanced, name, saved.get("weights", ""))
         self._basic.clear()
         self._basic.extend(list(basic))
         self._advanced.clear()
@@ -238,6 +251,25 @@ class DeblurWidget(Container):
 
         self.status.value = f"Error: {err}"
         show_error(f"napari-deblur: {err}")
+
+
+def _default_method(names: list[str]) -> str:
+    """The general NAFNet when it has weights (blind: works without a PSF), else the first method."""
+    if "nafnet" in names and not get_method("nafnet").why_unavailable():
+        return "nafnet"
+    return names[0]
+
+
+def _weights_drop_down(advanced: Container, family: str, saved: str) -> None:
+    """Replace the free-text ``weights`` field with a drop-down of the family's shipped and trained models."""
+    index = [w.name for w in advanced].index("weights")
+    old = advanced[index]
+    choices = [("shipped model for the chosen size", ""), *family_models(family)]
+    if saved and saved not in [value for _, value in choices]:
+        choices.append((saved, saved))  # a path typed in an earlier version stays selectable
+    advanced.remove(old)
+    advanced.insert(index, ComboBox(name="weights", label="weights", choices=choices, value=saved,
+                                    tooltip=old.tooltip))
 
 
 def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None,

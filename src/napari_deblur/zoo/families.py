@@ -191,7 +191,7 @@ def trained_model_methods() -> list[MethodSpec]:
         methods.append(MethodSpec(
             name=name,
             kind="network",
-            description=f"Trained {family.name} ({card.get('size')}){psnr}: {path}",
+            description=f"{card_purpose(card)}{psnr}: {path}",
             build=lambda *, psf, device, precision, _p=path: _build_trained(_p, psf=psf, device=device,
                                                                            precision=precision),
             params=(_precision_param(),),
@@ -202,6 +202,42 @@ def trained_model_methods() -> list[MethodSpec]:
 
 
 add_provider(trained_model_methods)
+
+
+def card_purpose(card: Mapping[str, Any]) -> str:
+    """What a model is for, in a few words: the card's ``purpose`` (shipped models), else its family and size."""
+    return str(card.get("purpose") or f"Trained {card.get('family')} ({card.get('size')})")
+
+
+def family_models(family: str) -> list[tuple[str, str]]:
+    """(``"name: purpose"``, name) of every model file of ``family``, shipped and trained, for a drop-down."""
+    from safetensors import SafetensorError
+
+    from napari_deblur.zoo.weights import model_files, read_card
+
+    found = []
+    for name, path in model_files().items():
+        try:
+            card = read_card(path)
+        except (ValueError, OSError, SafetensorError):
+            continue
+        if card.get("family") == family:
+            found.append((f"{name}: {card_purpose(card)}", name))
+    return found
+
+
+def method_purpose(name: str, size: str | None = None) -> str | None:
+    """The purpose of the weights method ``name`` runs by default (a family's shipped model for ``size``, or a
+    trained model's own), or ``None`` when it has none (classical methods, untrained families)."""
+    from napari_deblur.zoo.weights import find_weights, read_card
+
+    family = FAMILIES.get(name)
+    stem = f"{name}-{size or family.default_size}" if family else name
+    path = find_weights(stem)
+    try:
+        return card_purpose(read_card(path)) if path is not None else None
+    except (ValueError, OSError):
+        return None
 
 
 def register_family(family: Family) -> Family:
