@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -208,7 +207,8 @@ def main() -> None:
         verdict += [f"- {m}: {text}: **{'PASS' if ok else 'MISS'}**" for text, ok in checks]
     if micro:
         g = micro_gains[f"{micro}, blind, plane by plane"]
-        verdict.append(f"- {micro}: flowdec_bars25 gain {g:+.2f} dB (target >= +1.5): **{'PASS' if g >= 1.5 else 'MISS'}**")
+        ok = "PASS" if g >= 1.5 else "MISS"
+        verdict.append(f"- {micro}: flowdec_bars25 gain {g:+.2f} dB (target >= +1.5): **{ok}**")
     print("\n".join(verdict))
     n = len(kodak)
     write_section("zoo-quality", "\n".join([

@@ -103,6 +103,10 @@ def _training_facts(cfg) -> dict:
             f"{torch.get_num_threads()} threads, torch {torch.__version__})"}
 
 
+def _psnr(sharp: np.ndarray, x: np.ndarray) -> float:
+    return float(-10 * np.log10(np.mean((np.clip(x, 0, 1) - sharp) ** 2)))
+
+
 def _fp16_cost(fp32: torch.nn.Module, fp16_path: Path) -> float | None:
     """Mean PSNR lost by fp16 storage on Kodak crops x Levin kernels (None without ../shared/data)."""
     import imageio.v3 as iio
@@ -124,10 +128,7 @@ def _fp16_cost(fp32: torch.nn.Module, fp16_path: Path) -> float | None:
                 full = fp32(torch.from_numpy(blurred)[None, None]).numpy()[0, 0]
             half = nd.deblur(blurred, "nafnet", weights=str(fp16_path), precision="float32")
 
-            def psnr(x):
-                return -10 * np.log10(np.mean((np.clip(x, 0, 1) - sharp) ** 2))
-
-            losses.append(psnr(full) - psnr(half))
+            losses.append(_psnr(sharp, full) - _psnr(sharp, half))
     return float(np.mean(losses))
 
 
