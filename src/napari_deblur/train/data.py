@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from napari_deblur.restore.intensity import robust_range
 from napari_deblur.synth.degrade import Degradation, fit_kernel
 from napari_deblur.synth.kinds import get_kind
 from napari_deblur.synth.mixture import get_mixture, random_depth
@@ -42,6 +43,7 @@ from napari_deblur.train.files import (
 from napari_deblur.train.natural import DEAD_LEAVES_FRACTION, natural_images
 
 VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
+PERCENTILE_SCENES = ("fluorescence",)  # normalized as scientific data (restore/intensity.py's policy)
 NATURAL_SCENES = "natural"  # scikit-image's photographs plus some dead leaves (train/natural.py)
 SOFT_KINDS = ("gaussian", "widefield", "confocal")  # automatic sizes with faint tails: cropped to the patch
 CACHE_BYTES = 256 << 20  # decoded images kept per dataset copy (one per DataLoader worker)
@@ -289,7 +291,13 @@ class SyntheticPatches(Dataset):
             degrade = _GivenKernel(**fields, given=kernel)
         blurred, _ = degrade(np.ascontiguousarray(region), seed=noise_seed, depth=depth, rgb=region.shape[0] == 3)
         centre = (slice(None), slice(m, m + p), slice(m, m + p))
-        return _sample(blurred[centre], region[centre])
+        blurred, sharp = blurred[centre], region[centre]
+        if self.scenes in PERCENTILE_SCENES:
+            # These scenes stand in for uint16 microscopy, which the engine maps by the robust range of the
+            # blurred input: the network must see that map in training too, not the scene's own 0..1.
+            low, high = robust_range(blurred)
+            blurred, sharp = ((x - low) / (high - low) for x in (blurred, sharp))
+        return _sample(blurred, sharp)
 
 
 def make_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
