@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test gui-demo lint benchmarks clean
+.PHONY: demo test gui-demo lint benchmarks weights clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ test: $(VENV)/.installed-all
 	fi
 
 lint: $(VENV)/.installed-all
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks weights
 
 benchmarks: $(VENV)/.installed-all
 	$(BIN)/python benchmarks/quality.py
@@ -48,6 +48,13 @@ benchmarks: $(VENV)/.installed-all
 	$(BIN)/python benchmarks/memory.py --write
 	$(BIN)/python benchmarks/scenes_speed.py
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/train_paths.py --write
+	$(BIN)/python benchmarks/zoo_quality.py
+
+# A shipped model from its recipe (weights/recipes/NAME.json): trains or resumes, then writes weights/NAME.safetensors.
+weights: $(VENV)/.installed-all
+	@test -n "$(NAME)" || { echo "usage: make weights NAME=nafnet-small  (recipes: $$(ls weights/recipes/*.json | xargs -n1 basename | sed 's/.json//' | tr '\n' ' '))"; exit 2; }
+	$(BIN)/python weights/build.py $(NAME)
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -21,6 +21,14 @@ def _isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("NAPARI_DEBLUR_SYNC_WORKERS", "1")
 
 
+@pytest.fixture
+def no_shipped_weights(monkeypatch):
+    """Hide the models shipped in weights/, so a test sees the zoo as a fresh install without them would."""
+    from napari_deblur.zoo import weights
+
+    monkeypatch.setattr(weights, "shipped_weight_dirs", lambda: [])
+
+
 @pytest.fixture(scope="session")
 def sharp() -> np.ndarray:
     """A 192x192 crop of the camera man in [0, 1]: small enough to be fast, textured enough to matter."""

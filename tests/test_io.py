@@ -44,3 +44,24 @@ def test_colour_psf_becomes_grey(tmp_path):
     psf[4, 4] = (255, 255, 255)
     iio.imwrite(tmp_path / "psf.png", psf)
     assert io.read_psf(tmp_path / "psf.png").shape == (9, 9)
+
+
+def test_written_files_get_the_permissions_of_a_plain_write(tmp_path):
+    """Results, configs and models are readable as the umask allows (mkstemp alone would make them 0600)."""
+    import os
+
+    from napari_deblur.train import TrainConfig
+    from napari_deblur.zoo import create, save_model
+
+    old = os.umask(0o022)
+    try:
+        files = [io.write_image(tmp_path / "out.tif", np.zeros((4, 4), np.uint16)),
+                 io.write_image(tmp_path / "out.png", np.zeros((4, 4), np.uint8)),
+                 TrainConfig().save(tmp_path / "config.json"),
+                 save_model(create("nafnet", "small"), tmp_path / "m.safetensors",
+                            {"family": "nafnet", "size": "small", "config": {}})]
+        assert [oct(f.stat().st_mode & 0o777) for f in files] == [oct(0o644)] * 4
+        os.umask(0o077)
+        assert io.write_image(tmp_path / "private.tif", np.zeros((4, 4), np.uint8)).stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

@@ -28,6 +28,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "weights" / "recipes"
 SHARED = ROOT.parent / "shared" / "data"
+#: What each shipped model is for: the Deblur widget's drop-down and ``napari-deblur methods`` show it.
+PURPOSES = {
+    "nafnet-small": "General deblurring: photographs and everyday images",
+    "nafnet-small-microscopy": "Fluorescence microscopy (widefield, confocal)",
+}
 
 
 def recipe(name: str):
@@ -141,6 +146,7 @@ def ship(name: str) -> Path:
     card = dict(model.card)
     recipe_text = json.loads((RECIPES / f"{name}.json").read_text())
     card["name"] = name
+    card["purpose"] = PURPOSES[name]
     card["training"] = {**card.get("training", {}), "recipe": recipe_text, "config": cfg.to_dict(),
                         "command": f"python weights/build.py {name}  (make weights NAME={name})",
                         **_training_facts(cfg)}

@@ -8,12 +8,13 @@ target folder and are renamed at the end, so a failure never leaves a half-writt
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import tifffile
+
+from napari_deblur._atomic import atomic_path
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
 
@@ -43,12 +44,8 @@ def _tiff_axes(raw: str, ndim: int) -> str | None:
 def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None) -> Path:
     """Write ``data`` atomically: TIFF keeps dtype and axes; other formats need uint8 (or uint16 PNG)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         if suffix in TIFF_SUFFIXES:
             rgb = bool(axes and axes.endswith("C") and data.shape[-1] in (3, 4))
             metadata = {"axes": axes[:-1] + "S" if rgb else axes} if axes else None
@@ -56,9 +53,6 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
             tifffile.imwrite(tmp, data, metadata=metadata, photometric="rgb" if rgb else "minisblack")
         else:
             iio.imwrite(tmp, data, extension=suffix)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -84,7 +84,7 @@ def test_untrained_network_names_the_way_out(tmp_path, monkeypatch):
         nd.deblur(np.zeros((32, 32), np.float32), "srn")
 
 
-def test_cli_lists_networks_and_marks_untrained(capsys, tmp_path, monkeypatch):
+def test_cli_lists_networks_and_marks_untrained(capsys, tmp_path, monkeypatch, no_shipped_weights):
     monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
     assert cli_main(["methods"]) == 0
     out = capsys.readouterr().out

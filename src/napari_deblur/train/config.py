@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from napari_deblur._atomic import atomic_path
 
 LOSSES = ("l1", "charbonnier", "psnr")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
@@ -128,15 +129,8 @@ class TrainConfig:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the config as JSON to ``path`` atomically (a temporary file renamed into place)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, indent=2)
-                f.write("\n")
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
         return path
 
     @classmethod

@@ -13,6 +13,8 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
+from napari_deblur._atomic import atomic_path
+
 
 def config_dir() -> Path:
     return Path(os.environ.get("NAPARI_DEBLUR_CONFIG_DIR") or user_config_dir("napari-deblur"))
@@ -28,9 +30,7 @@ def load_settings(name: str) -> dict[str, Any]:
 def save_settings(name: str, values: dict[str, Any]) -> None:
     path = config_dir() / f"{name}.json"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(values, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(values, indent=1, sort_keys=True))
     except OSError:
         pass  # settings are a convenience; never fail a run over them

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from platformdirs import user_data_dir
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from napari_deblur._atomic import atomic_path
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 
@@ -75,14 +76,8 @@ def save_model(module: nn.Module, path: str | os.PathLike, card: dict[str, Any],
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in module.state_dict().items()}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".safetensors", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"card": json.dumps(card, default=str)})
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"card": json.dumps(card, default=str)})
     return path
 
 
