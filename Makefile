@@ -30,12 +30,19 @@ demo: $(VENV)/.installed-core
 gui-demo: $(VENV)/.installed-all
 	$(BIN)/napari-deblur demo --out demo_output --gui
 
-# Widget tests need a display: use Xvfb when there is none (CI, SSH sessions).
+# Widget tests need a display: use Xvfb when there is none (CI, SSH sessions), and say how to get it if missing.
+XVFB_APT := xvfb xauth libgl1-mesa-dri libegl1 libglx-mesa0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 \
+	libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libdbus-1-3 libfontconfig1
 test: $(VENV)/.installed-all
-	@if [ -z "$$DISPLAY" ] && command -v xvfb-run >/dev/null 2>&1; then \
+	@if [ -n "$$DISPLAY" ]; then \
+		$(BIN)/python -m pytest; \
+	elif command -v xvfb-run >/dev/null 2>&1; then \
 		xvfb-run -a $(BIN)/python -m pytest; \
 	else \
-		$(BIN)/python -m pytest; \
+		echo "No display and no Xvfb: the napari widget tests need one. On Debian/Ubuntu install it with"; \
+		echo "  sudo apt-get install $(XVFB_APT)"; \
+		echo "or run only the tests without widgets: $(BIN)/python -m pytest --ignore=tests/widgets"; \
+		exit 2; \
 	fi
 
 lint: $(VENV)/.installed-all

@@ -27,6 +27,8 @@ from napari_deblur.zoo.registry import Param, get_method, list_methods
 if TYPE_CHECKING:
     from napari_deblur.train.config import TrainConfig
 
+RGB_HELP = "The trailing axis of size 3/4 is colour (already the default for a 3D image ending in 3 or 4)."
+
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--method", default="richardson_lucy", help="Method name (see `napari-deblur methods`).")
     d.add_argument("--psf", type=Path, help="PSF image file (needed by classical methods).")
     d.add_argument("--axes", help="Axes of the input, e.g. ZYX, TYX, CYX, YXC (inferred when possible).")
-    d.add_argument("--rgb", action="store_true", help="The trailing axis of size 3/4 is colour.")
+    d.add_argument("--rgb", action="store_true", help=RGB_HELP)
     d.add_argument("--tile-size", type=int, help="Tile edge in pixels (default: the method's choice).")
     d.add_argument("--tile-overlap", type=int, help="Tile overlap in pixels.")
     d.add_argument("--tile-batch", type=int, help="Tiles per model call (default: from the free memory).")
@@ -110,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--kernel", type=Path, help="Kernel image file for --kind custom.")
     b.add_argument("--kernel-out", type=Path, help="Also write the kernel used (TIFF, float32).")
     b.add_argument("--axes", help="Axes of the input, e.g. ZYX, TYX, YXC (inferred when possible).")
-    b.add_argument("--rgb", action="store_true", help="The trailing axis of size 3/4 is colour.")
+    b.add_argument("--rgb", action="store_true", help=RGB_HELP)
     b.add_argument("--variants", type=int, default=1,
                    help="Write N variants (seeds seed..seed+N-1) stacked along a new first axis.")
     _add_param_flags(b, [(f"{k.name} parameters", k.params) for k in list_kinds()], "kind_")

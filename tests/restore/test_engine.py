@@ -87,8 +87,17 @@ def test_ambiguous_axes_need_axes_argument(blurred, motion_kernel):
     with pytest.raises(ValueError, match="pass axes="):
         nd.deblur(stack, "wiener", psf=motion_kernel)
     rgb_like = np.stack([blurred] * 3, axis=-1)
-    with pytest.raises(ValueError, match="rgb=True"):
-        nd.deblur(rgb_like, "wiener", psf=motion_kernel)
+    with pytest.raises(ValueError, match="rgb=True"):  # the caller said it is not colour: then it is ambiguous
+        nd.deblur(rgb_like, "wiener", psf=motion_kernel, rgb=False)
+
+
+def test_colour_photo_is_rgb_without_being_told(blurred, motion_kernel):
+    """As in napari, a trailing axis of 3 or 4 is colour: a (Y, X, 3) uint8 photo needs no axes= or rgb=."""
+    photo = (np.stack([blurred, blurred * 0.5, blurred * 0.25], axis=-1) * 255).astype(np.uint8)
+    told = nd.deblur(photo, "wiener", psf=motion_kernel, rgb=True)
+    np.testing.assert_array_equal(nd.deblur(photo, "wiener", psf=motion_kernel), told)
+    blurry, _ = nd.synthesize_blur(photo, "gaussian", sigma_x=2.0, noise=0, seed=0)
+    assert blurry.shape == photo.shape and blurry.dtype == np.uint8
 
 
 @pytest.mark.parametrize("axes, match", [("YXZ", "has 3 letters"), ("QX", "not valid"), ("YY", "not valid"),

@@ -30,7 +30,10 @@ class AxisLayout:
 
 
 def resolve_axes(shape: tuple[int, ...], axes: str | None, rgb: bool | None, psf_ndim: int | None) -> str:
-    """Return a validated axes string for ``shape``, inferring it only where that is unambiguous."""
+    """Return a validated axes string for ``shape``, inferring it only where that is unambiguous.
+
+    2D is YX; (Y, X, 3 or 4) is RGB(A) unless ``rgb`` is False, as in napari; 3D with a 3D PSF is ZYX.
+    """
     ndim = len(shape)
     if axes is not None:
         axes = str(axes).upper()
@@ -50,7 +53,8 @@ def resolve_axes(shape: tuple[int, ...], axes: str | None, rgb: bool | None, psf
         raise ValueError(f"An image needs at least 2 dimensions (Y, X); got shape {shape}.")
     if ndim == 2:
         return "YX"
-    if rgb and shape[-1] in (3, 4):
+    # As napari does: a trailing axis of 3 or 4 is RGB(A) unless the caller says rgb=False.
+    if rgb is not False and shape[-1] in (3, 4):
         if ndim == 3:
             return "YXC"
         return _ambiguous(shape)
