@@ -57,11 +57,29 @@ def test_flag_of_another_method_is_refused(tmp_path, blurred, motion_kernel):
 def test_errors_are_one_line_messages(tmp_path, blurred, capsys):
     tifffile.imwrite(tmp_path / "in.tif", blurred)
     assert main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "wiener"]) == 2
-    assert "needs a PSF" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs a PSF: pass --psf FILE." in err and "psf=" not in err
+    assert "tile" not in err  # no progress bar before the error
     assert main(["deblur", str(tmp_path / "missing.tif"), str(tmp_path / "o.tif")]) == 2
     assert "No such image file" in capsys.readouterr().err
     assert main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "bogus"]) == 2
     assert "Valid methods" in capsys.readouterr().err
+
+
+def test_messages_and_help_speak_the_command_line(tmp_path, capsys, monkeypatch, no_shipped_weights):
+    from napari_deblur.cli import cli_words
+
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((32, 32), np.float32))
+    assert main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "srn"]) == 2
+    err = capsys.readouterr().err
+    assert "--weights <name or .safetensors path>, or --weights random" in err and "weights=" not in err
+    assert cli_words("pass axes=, e.g. axes='ZYX' for a z-stack, axes='YXC' (or rgb=True)") == (
+        "pass --axes, e.g. --axes ZYX for a z-stack, --axes YXC (or --rgb)")
+    with pytest.raises(SystemExit):
+        main(["deblur", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Default: 30." in help_text and "(default: None)" not in help_text and "(default: False)" not in help_text
 
 
 def test_demo_prints_psnr_and_writes_comparison(tmp_path, capsys):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,35 @@ RGB_HELP = "The trailing axis of size 3/4 is colour (already the default for a 3
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where argparse's default is only "not given" (None, or False for a
+    switch): method and blur parameters state their own default in their help text."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+_PY_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('([^']*)'|<([^>]*)>|True\b)?")
+
+
+def cli_words(message: str) -> str:
+    """An error message of the Python API in the command line's words: ``axes='ZYX'`` -> ``--axes ZYX``,
+    ``weights=<name>`` -> ``--weights <name>``, ``psf=<array>`` -> ``--psf FILE``, ``rgb=True`` -> ``--rgb``.
+    Notes addressed to the command line ("(CLI: ...)") are dropped, as the message now speaks it."""
+    message = re.sub(r"\s*\((?:CLI: |or --)[^)]*\)", "", message)
+
+    def flag(match: re.Match) -> str:
+        name, _, quoted, angled = match.groups()
+        if name == "psf" and angled is not None:
+            return "--psf FILE"
+        value = quoted if quoted is not None else f"<{angled}>" if angled is not None else ""
+        return f"{_flag(name)} {value}".rstrip()
+
+    return _PY_KEYWORD.sub(flag, message)
 
 
 def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str, Sequence[Param]]],
@@ -80,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="List the deblurring methods and their parameters.")
 
     d = sub.add_parser("deblur", help="Deblur an image file.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_HelpFormatter)
     d.add_argument("input", type=Path, help="Input image (TIFF keeps dtype and axes; PNG, JPEG, ...; a .zarr store "
                    "or OME-Zarr image streams chunk by chunk).")
     d.add_argument("output", type=Path, help="Output image; written atomically (.zarr: chunk by chunk).")
@@ -98,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
 
     b = sub.add_parser("blur", help="Blur an image file realistically (training pairs, test data).",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_HelpFormatter)
     b.add_argument("input", type=Path, help="Sharp input image (TIFF keeps dtype and axes; PNG, JPEG, ...).")
     b.add_argument("output", type=Path, help="Blurred output image; written atomically.")
     b.add_argument("--kind", default="camera_shake", help="Blur kind (see `napari-deblur kinds`).")
@@ -158,13 +188,21 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
         tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
         output_dtype="float32" if args.float32 else "same", **params,
     )
-    with tqdm(total=1, desc=args.method, unit="tile") as bar:
+    bars: list[tqdm] = []  # drawn once the tiles are counted: not before a bad request fails, nor with 0/1
 
-        def show(event: Progress) -> None:
-            bar.total, bar.n = event.total, event.done
-            bar.refresh()
+    def show(event: Progress) -> None:
+        if event.total <= 1 and not event.done:
+            return  # "preparing": the number of tiles is not known yet
+        if not bars:
+            bars.append(tqdm(total=event.total, desc=args.method, unit="tile"))
+        bars[0].total, bars[0].n = event.total, event.done
+        bars[0].refresh()
 
+    try:
         result = drain(steps, show)
+    finally:
+        for bar in bars:
+            bar.close()
     write_image(args.output, result, axes=axes)
     print(f"wrote {args.output} {result.shape} {result.dtype}")
     return 0
@@ -374,7 +412,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("evaluate", help="PSNR/SSIM of a method on pairs or on the synthetic protocol.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_HelpFormatter)
     e.add_argument("method_name", nargs="?", metavar="METHOD", help="Method name (or give it with --method).")
     e.add_argument("--method", help="Method name (see `napari-deblur methods`), e.g. wiener or a trained model.")
     e.add_argument("--pairs", type=Path, help="Folder of blur/ + sharp/ pairs (or the GoPro layout).")
@@ -427,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(args.out, method=args.method, seed=args.seed, gui=args.gui)
     except (ValueError, FileNotFoundError, TypeError) as err:
-        print(f"napari-deblur: error: {err}", file=sys.stderr)
+        print(f"napari-deblur: error: {cli_words(str(err))}", file=sys.stderr)
         return 2
     return 1
 

@@ -186,7 +186,9 @@ def test_closing_the_generator_cancels(blurred, identity_method, monkeypatch):
     monkeypatch.setattr(engine, "BATCH_PIXELS", 64 * 64)  # one tile per batch
     monkeypatch.setattr(engine, "run_tiled", counting)
     steps = nd.deblur_steps(blurred, identity_method.name, tile_size=64, tile_overlap=16)
-    next(steps)  # preparing
+    assert next(steps).total == 1  # preparing
+    counted = next(steps)  # the tiles counted, none run yet
+    assert counted.done == 0 and counted.total > 1 and not calls
     next(steps)  # first batch
     steps.close()
     assert len(calls) == 1

@@ -70,7 +70,7 @@ def _example(ndim: int) -> str:
 def _ambiguous(shape: tuple[int, ...]) -> str:
     raise ValueError(
         f"Cannot tell the axes of an image of shape {shape}; pass axes=, e.g. axes='ZYX' for a z-stack, "
-        "'TYX' for a time series, 'CYX' for channels, 'YXC' (or rgb=True) for RGB/RGBA."
+        "axes='TYX' for a time series, axes='CYX' for channels, axes='YXC' (or rgb=True) for RGB/RGBA."
     )
 
 

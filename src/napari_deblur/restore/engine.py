@@ -79,7 +79,7 @@ def check_request(spec: MethodSpec, psf: Any, output_dtype: str) -> np.ndarray |
             )
         return validate_psf(psf)
     if psf is not None:
-        raise ValueError(f"Method {spec.name!r} is blind and takes no PSF; leave psf=None.")
+        raise ValueError(f"Method {spec.name!r} is blind and takes no PSF; do not pass one.")
     return None
 
 
@@ -263,6 +263,7 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 align=spec.tile_alignment,
             )
             total = len(normalized) * plan_tiles(spatial_shape, tile, overlap, align=spec.tile_alignment).count
+            yield Progress(0, total, f"{spec.name}: 0/{total} tiles on {dev.type}")  # the real total, from the start
             while True:
                 try:
                     done = next(runner)
