@@ -110,3 +110,22 @@ def test_trained_models_are_methods_of_their_own(tmp_path, monkeypatch, capsys):
     assert "cells-nafnet  [network]" in capsys.readouterr().out
     (tmp_path / "notes.safetensors").write_bytes(b"not a model")  # foreign files are skipped, not fatal
     assert "cells-nafnet" in [s.name for s in nd.list_methods()]
+
+
+def test_a_model_file_path_is_a_method(tmp_path, blurred):
+    """Wherever a method name goes (API, CLI), the path of a model file works too, from any folder."""
+    from napari_deblur.zoo import save_model
+
+    elsewhere = tmp_path / "shared-models" / "my-model.safetensors"
+    save_model(create("nafnet", "small"), elsewhere, {"family": "nafnet", "size": "small", "config": {}})
+    by_path = nd.deblur(blurred, str(elsewhere), precision="float32")
+    np.testing.assert_array_equal(by_path, nd.deblur(blurred, "nafnet", weights=str(elsewhere), precision="float32"))
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", blurred)
+    assert cli_main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--method", str(elsewhere)]) == 0
+    (tmp_path / "notes.safetensors").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a napari-deblur model file"):
+        nd.get_method(str(tmp_path / "notes.safetensors"))
+    with pytest.raises(ValueError, match="Unknown method"):
+        nd.get_method(str(tmp_path / "missing.safetensors"))

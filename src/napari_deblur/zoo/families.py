@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from napari_deblur.zoo.registry import MethodSpec, Param, add_provider, register
+from napari_deblur.zoo.registry import MethodSpec, Param, add_provider, add_resolver, register
 
 RANDOM_WEIGHTS = "random"
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -170,38 +170,65 @@ def _build_trained(path: Any, *, psf: Any, device: torch.device, precision: str)
                            activation_bytes(card.get("family"), card.get("size")))
 
 
+def _zoo_card(path: Any) -> dict[str, Any] | None:
+    """The card of a zoo model's file, or ``None`` for any other file."""
+    from safetensors import SafetensorError
+
+    from napari_deblur.zoo.weights import read_card
+
+    try:
+        card = read_card(path)
+    except (ValueError, OSError, SafetensorError):
+        return None
+    return card if card.get("family") in FAMILIES else None
+
+
+def _model_file_method(name: str, path: Any, card: Mapping[str, Any]) -> MethodSpec:
+    """The model file at ``path`` (a zoo model with ``card``) as a method called ``name``."""
+    family = FAMILIES[card["family"]]
+    metrics = card.get("metrics") or {}
+    psnr = f", validation PSNR {metrics['val_psnr']:.2f} dB" if "val_psnr" in metrics else ""
+    return MethodSpec(
+        name=name,
+        kind="network",
+        description=f"{card_purpose(card)}{psnr}: {path}",
+        build=lambda *, psf, device, precision, _p=path: _build_trained(_p, psf=psf, device=device,
+                                                                       precision=precision),
+        params=(_precision_param(),),
+        default_tile_size=family.tile_size,
+        tile_alignment=family.tile_alignment,
+    )
+
+
 def trained_model_methods() -> list[MethodSpec]:
     """Every model file in the user folder (and shipped ones not named ``<family>-<size>``) as a method of its
     own, named by its file stem: what a training run saves appears in the widget, CLI and API at once."""
-    from safetensors import SafetensorError
-
-    from napari_deblur.zoo.weights import model_files, read_card
+    from napari_deblur.zoo.weights import model_files
 
     methods = []
     for name, path in model_files().items():
-        try:
-            card = read_card(path)
-        except (ValueError, OSError, SafetensorError):
-            continue  # not a napari-deblur model file: not ours to list
-        family = FAMILIES.get(card.get("family", ""))
-        if family is None or name == f"{family.name}-{card.get('size')}":
-            continue
-        metrics = card.get("metrics") or {}
-        psnr = f", validation PSNR {metrics['val_psnr']:.2f} dB" if "val_psnr" in metrics else ""
-        methods.append(MethodSpec(
-            name=name,
-            kind="network",
-            description=f"{card_purpose(card)}{psnr}: {path}",
-            build=lambda *, psf, device, precision, _p=path: _build_trained(_p, psf=psf, device=device,
-                                                                           precision=precision),
-            params=(_precision_param(),),
-            default_tile_size=family.tile_size,
-            tile_alignment=family.tile_alignment,
-        ))
+        card = _zoo_card(path)
+        # A file named <family>-<size> is that family's default weights, not a method of its own.
+        if card is not None and name != f"{card['family']}-{card.get('size')}":
+            methods.append(_model_file_method(name, path, card))
     return methods
 
 
+def model_path_method(name: str) -> MethodSpec | None:
+    """A path to a ``.safetensors`` model file works wherever a method name does (API, CLI, evaluate)."""
+    from pathlib import Path
+
+    path = Path(name).expanduser()
+    if path.suffix.lower() != ".safetensors" or not path.is_file():
+        return None
+    card = _zoo_card(path)
+    if card is None:
+        raise ValueError(f"{path} is not a napari-deblur model file (it has no model card of a zoo family).")
+    return _model_file_method(name, path, card)
+
+
 add_provider(trained_model_methods)
+add_resolver(model_path_method)
 
 
 def card_purpose(card: Mapping[str, Any]) -> str:

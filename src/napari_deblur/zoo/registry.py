@@ -181,11 +181,19 @@ def _ensure_builtins() -> None:
 #: Functions returning methods that come and go at run time (trained models in the user model folder): asked
 #: on every lookup, so a model saved by a training run is usable at once, without a restart.
 _PROVIDERS: list[Callable[[], list[MethodSpec]]] = []
+_RESOLVERS: list[Callable[[str], MethodSpec | None]] = []
 
 
 def add_provider(provider: Callable[[], list[MethodSpec]]) -> None:
+    """``provider()`` lists methods that come and go (model files): asked whenever methods are listed."""
     if provider not in _PROVIDERS:
         _PROVIDERS.append(provider)
+
+
+def add_resolver(resolver: Callable[[str], MethodSpec | None]) -> None:
+    """``resolver(name)`` makes a method from a name no one listed (a model file's path), or returns None."""
+    if resolver not in _RESOLVERS:
+        _RESOLVERS.append(resolver)
 
 
 def _all_methods() -> dict[str, MethodSpec]:
@@ -203,11 +211,14 @@ def get_method(name: str) -> MethodSpec:
     if name in _REGISTRY:
         return _REGISTRY[name]
     methods = _all_methods()
-    try:
+    if name in methods:
         return methods[name]
-    except KeyError:
-        valid = ", ".join(sorted(methods))
-        raise ValueError(f"Unknown method {name!r}. Valid methods: {valid}.") from None
+    for resolver in _RESOLVERS:
+        spec = resolver(name)
+        if spec is not None:
+            return spec
+    valid = ", ".join(sorted(methods))
+    raise ValueError(f"Unknown method {name!r}. Valid methods: {valid} (or a model file's path).")
 
 
 def list_methods() -> list[MethodSpec]:
