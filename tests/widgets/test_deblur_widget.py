@@ -61,6 +61,29 @@ def test_layer_choices_follow_viewer(make_napari_viewer):
     assert layer not in widget.image.choices
 
 
+def test_defaults_are_what_is_on_screen_and_the_kernel(make_napari_viewer):
+    """With the blurred-photo sample open: the visible blurred image (not the hidden original) and its kernel;
+    selecting another image in the layer list makes it the one to deblur."""
+    from napari_deblur.samples import blurred_photo
+
+    viewer = make_napari_viewer()
+    for data, kwargs, _ in blurred_photo():
+        viewer.add_image(data, **kwargs)
+    widget = DeblurWidget(viewer)
+    assert widget.image.value is viewer.layers["astronaut blurred (camera_shake)"]
+    assert widget.psf.value is viewer.layers["camera_shake kernel"]
+    viewer.layers.selection.active = viewer.layers["astronaut (sharp)"]
+    assert widget.image.value is viewer.layers["astronaut (sharp)"]
+    viewer.layers.selection.active = viewer.layers["camera_shake kernel"]  # a PSF is never the image
+    assert widget.image.value is viewer.layers["astronaut (sharp)"]
+    # A layer added later: an unnamed small array beside a large image is taken for the PSF too.
+    other = make_napari_viewer()
+    late = DeblurWidget(other)
+    big = other.add_image(np.zeros((256, 256), np.float32), name="scan")
+    small = other.add_image(np.ones((15, 15), np.float32), name="measured")
+    assert late.image.value is big and late.psf.value is small
+
+
 def test_method_fields_come_from_registry(make_napari_viewer):
     widget = DeblurWidget(make_napari_viewer())
     widget.method.value = "wiener"

@@ -14,6 +14,7 @@ from superqt import QCollapsible
 
 from napari_deblur.restore.engine import Progress, deblur_steps, drain, resolve_device
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
+from napari_deblur.widgets._layers import looks_like_psf, preferred_image, preferred_psf
 from napari_deblur.widgets._params import params_container
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -109,6 +110,8 @@ class DeblurWidget(Container):
         self.cancel_button.clicked.connect(self.cancel)
         for event in ("inserted", "removed", "reordered", "changed"):
             getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
+        self.viewer.layers.selection.events.active.connect(self._on_active_layer)
+        self._pick_layers()
         self._on_method_changed(method)
         self._on_image_changed(self.image.value)
 
@@ -118,9 +121,26 @@ class DeblurWidget(Container):
 
         return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
 
-    def _refresh_layers(self, _event: Any = None) -> None:
+    def _refresh_layers(self, event: Any = None) -> None:
         self.image.reset_choices()
         self.psf.reset_choices()
+        if getattr(event, "type", None) == "inserted":
+            self._pick_layers()
+
+    def _pick_layers(self) -> None:
+        """Image: what the user looks at; PSF: a layer that looks like one, unless the user chose another."""
+        layers = self._image_layers()
+        image = preferred_image(self.viewer, layers)
+        if image is not None:
+            self.image.value = image
+        if self.psf.value is None or self.psf.value is image:
+            self.psf.value = preferred_psf(layers, image)
+
+    def _on_active_layer(self, event: Any) -> None:
+        """Selecting an image layer in napari's layer list makes it the one to deblur (PSF-like ones excepted)."""
+        layers = self._image_layers()
+        if event.value in layers and not looks_like_psf(event.value, layers):
+            self.image.value = event.value
 
     def _on_image_changed(self, layer: Any) -> None:
         self.axes.value = guess_axes(layer) if layer is not None else ""

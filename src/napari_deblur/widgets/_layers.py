@@ -1,0 +1,41 @@
+"""Which layers the widgets pick by default: what the user is looking at, and a layer that looks like a PSF.
+
+A widget that opens on a hidden ground truth and no PSF, although a kernel is loaded, fails on its first Run.
+These rules choose instead: the selected image layer, else the topmost visible one, never a PSF-like layer as
+the image; and as PSF the layer that is named or shaped like one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+PSF_NAME = re.compile(r"psf|kernel|point.?spread", re.IGNORECASE)
+PSF_MAX_SIDE = 128  # a PSF or blur kernel this small beside an image ten times larger
+
+
+def looks_like_psf(layer: Any, image_layers: list[Any]) -> bool:
+    """Named like a PSF/kernel, or small (every side <= 128 px) beside an image at least 4x larger."""
+    if PSF_NAME.search(layer.name):
+        return True
+    if getattr(layer, "rgb", False):
+        return False
+    shape = layer.data.shape
+    largest = max((max(other.data.shape) for other in image_layers if other is not layer), default=0)
+    return max(shape) <= PSF_MAX_SIDE and largest >= 4 * max(shape)
+
+
+def preferred_image(viewer: Any, image_layers: list[Any]) -> Any | None:
+    """The selected image layer, else the topmost visible one, else the topmost, skipping PSF-like layers."""
+    images = [layer for layer in image_layers if not looks_like_psf(layer, image_layers)] or image_layers
+    active = viewer.layers.selection.active
+    if active in images:
+        return active
+    visible = [layer for layer in images if layer.visible]
+    return (visible or images or [None])[-1]  # the layer list draws its last layer on top
+
+
+def preferred_psf(image_layers: list[Any], image: Any | None) -> Any | None:
+    """The topmost PSF-like layer other than ``image``, or ``None``."""
+    candidates = [layer for layer in image_layers if layer is not image and looks_like_psf(layer, image_layers)]
+    return candidates[-1] if candidates else None
