@@ -89,8 +89,15 @@ def test_method_fields_come_from_registry(make_napari_viewer):
     widget.method.value = "wiener"
     assert set(widget.param_values()) == {"balance", "regularizer", "psf_scale", "psf_scale_z", "psf_centering"}
     assert not widget.psf.native.isHidden()
+    assert widget._basic["balance"].native.text() == "0.0100"  # the decimals the value needs, not 0.010000
     widget.method.value = "richardson_lucy"
     assert "iterations" in widget.param_values() and "balance" not in widget.param_values()
+    tv = widget._basic["tv_weight"]
+    tv.value = 0.0
+    assert tv.native.text() == "off" and widget.param_values()["tv_weight"] == 0.0  # 0 says what it means
+    tv.value = 0.002
+    assert tv.native.text() == "0.0020"
+    assert widget.tile_size.label == "tile size (0 = auto)"  # an integer box says it in its label
 
 
 def test_blind_method_hides_psf_and_appears_without_widget_code(make_napari_viewer, identity_method):

@@ -273,7 +273,7 @@ register(MethodSpec(
         Param("iterations", int, 30, "Number of iterations: more recovers finer detail and more noise.",
               min=1, max=1000),
         Param("tv_weight", float, 0.0, "Total-variation regularization (0 = off; ~0.002 suppresses noise).",
-              min=0.0, max=0.1),
+              min=0.0, max=0.1, zero="off"),
         *_PSF_PARAMS,
     ),
 ))

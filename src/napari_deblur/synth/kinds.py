@@ -121,8 +121,9 @@ _OPTICS = (
           min=0.0, max=500.0, advanced=True),
     Param("defocus", float, 0.0, "Distance from focus in micrometres of the single plane made for a 2D kernel.",
           min=-100.0, max=100.0),
-    Param("nz", int, 0, "Number of z planes of a 3D kernel (odd); 0 = automatic.", min=0, max=1001, advanced=True),
-    Param("nxy", int, 0, "Lateral size of the kernel in pixels (odd); 0 = automatic.", min=0, max=1001,
+    Param("nz", int, 0, "Number of z planes of a 3D kernel (odd); 0 = automatic.", min=0, max=1001, advanced=True,
+          zero="auto"),
+    Param("nxy", int, 0, "Lateral size of the kernel in pixels (odd); 0 = automatic.", min=0, max=1001, zero="auto",
           advanced=True),
 )
 
@@ -141,7 +142,7 @@ _register(BlurKind(
     params=(
         Param("size", int, 25, "Kernel side in pixels (even sizes are rounded up to odd).", min=5, max=101),
         Param("length", float, 0.0, "Extent of the trajectory in pixels; 0 = about 3/4 of the size.",
-              min=0.0, max=99.0),
+              min=0.0, max=99.0, zero="auto"),
         Param("anxiety", float, 0.005, "Shakiness: 0 = straight, 0.005 = smooth arcs, 0.1 = very jittery.",
               min=0.0, max=0.1),
         Param("jerk_probability", float, 0.05, "Chance of an abrupt change of direction per 1% of the exposure.",

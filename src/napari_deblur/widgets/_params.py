@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget  # noqa: A004
+from qtpy.QtWidgets import QDoubleSpinBox
 
 from napari_deblur.zoo.registry import Param
 
@@ -19,23 +21,55 @@ def param_widget(p: Param, value: Any = None) -> Widget:
     if p.choices:
         return ComboBox(choices=list(p.choices), value=value, **common)
     if p.type is int:
-        return SpinBox(value=int(value), min=int(p.min if p.min is not None else -(2**31)),
-                       max=int(p.max if p.max is not None else 2**31 - 1), **common)
+        widget = SpinBox(value=int(value), min=int(p.min if p.min is not None else -(2**31)),
+                         max=int(p.max if p.max is not None else 2**31 - 1), **common)
+        return show_zero_as(widget, p.zero)
     if p.type is float:
         lo = p.min if p.min is not None else -1e9
         hi = p.max if p.max is not None else 1e9
-        widget = FloatSpinBox(value=float(value), min=lo, max=hi, step=_step(p), **common)
-        # Small parameters (balance 0.005, tv_weight 0.002) must not be rounded by the spin box.
-        widget.native.setDecimals(6)
-        widget.value = float(value)
-        return widget
+        return float_box(float(value), min=lo, max=hi, step=_step(p), zero=p.zero, **common)
     return LineEdit(value=str(value), **common)
 
 
 def _step(p: Param) -> float:
-    """A tenth of the default's order of magnitude: 0.001 for 0.01, 0.1 for 1.0."""
-    magnitude = abs(float(p.default)) or 1.0
+    """A tenth of the default's order of magnitude (0.001 for 0.01, 0.1 for 1.0); from the range when the default
+    is 0 (a hundredth of the maximum: 0.001 for a weight up to 0.1)."""
+    magnitude = abs(float(p.default)) or (abs(float(p.max)) / 10 if p.max else 1.0)
     return float(10 ** (math.floor(math.log10(magnitude)) - 1))
+
+
+def float_box(value: float, *, min: float, max: float, step: float, zero: str = "", decimals: int | None = None,
+              **kwargs: Any) -> FloatSpinBox:
+    """A float spin box with the decimals its step and value need, plus one so a tenth of a step can be typed
+    (at least one, at most six): "0.0100" and "30.0", not "0.010000"; ``zero``'s word instead of 0. The
+    decimals are set before the value, which Qt would otherwise round to two."""
+    widget = FloatSpinBox(min=min, max=max, step=step, **kwargs)
+    needed = builtins.max(1 - math.floor(math.log10(step)), _decimals_of(value))
+    widget.native.setDecimals(decimals or int(builtins.min(6, builtins.max(1, needed))))
+    widget.value = value
+    return show_zero_as(widget, zero)
+
+
+def _decimals_of(value: float) -> int:
+    """The decimals that write ``value`` exactly, up to six (0.0042 -> 4)."""
+    return next((d for d in range(7) if abs(round(value, d) - value) <= 1e-9 * builtins.max(1.0, abs(value))), 6)
+
+
+def show_zero_as(widget: Widget, text: str) -> Widget:
+    """Say what 0 means ("off", "auto") in a spin box whose minimum is 0: in place of the 0 where Qt can
+    (QDoubleSpinBox), else in the label (magicgui's integer box, superqt's, has no special-value text)."""
+    if not text:
+        return widget
+    box = widget.native
+    if isinstance(box, QDoubleSpinBox):
+        box.setSpecialValueText(text)
+        value, blocked = box.value(), box.blockSignals(True)
+        box.setValue(box.maximum())  # Qt redraws the text only when the value changes
+        box.setValue(value)
+        box.blockSignals(blocked)
+    else:
+        widget.label = f"{widget.label} (0 = {text})"
+    return widget
 
 
 def params_container(params: tuple[Param, ...], values: dict[str, Any]) -> tuple[Container, Container]:

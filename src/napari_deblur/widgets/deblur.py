@@ -15,7 +15,7 @@ from superqt import QCollapsible
 from napari_deblur.restore.engine import Progress, deblur_steps, drain, resolve_device
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.widgets._layers import looks_like_psf, preferred_image, preferred_psf
-from napari_deblur.widgets._params import params_container
+from napari_deblur.widgets._params import params_container, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
 from napari_deblur.zoo.families import family_models, method_purpose
@@ -80,6 +80,7 @@ class DeblurWidget(Container):
         self.axes = LineEdit(label="axes", tooltip="One letter per dimension from TCZYX; blank = guess.")
         self.tile_size = SpinBox(label="tile size", value=self._settings.get("tile_size", 0), min=0,
                                  max=16384, step=64, tooltip="0 = automatic (whole image for classical).")
+        show_zero_as(self.tile_size, "auto")
         resolved = resolve_device("auto").type
         devices = [f"auto ({resolved})", "cpu"] + (["cuda"] if resolved == "cuda" else []) + \
                   (["mps"] if resolved == "mps" else [])

@@ -16,7 +16,7 @@ from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
-from napari_deblur.widgets._params import params_container
+from napari_deblur.widgets._params import float_box, params_container, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
 from napari_deblur.widgets.deblur import check_image_layer, guess_axes
@@ -50,13 +50,13 @@ class SynthesizeBlurWidget(Container):
         self.kind_help = Label(value="")
         self.kernel_layer = ComboBox(label="kernel", choices=self._image_layers, nullable=True,
                                      tooltip="For kind 'custom': the kernel, as an image layer.")
-        self.noise = FloatSpinBox(label="noise", value=self._settings.get("noise", 0.01), min=0, max=1,
-                                  step=0.005, tooltip="Gaussian noise sigma, as a fraction of the range.")
-        self.noise.native.setDecimals(4)
-        self.photons = FloatSpinBox(label="photons", value=self._settings.get("photons", 0), min=0, max=1e6,
-                                    step=100, tooltip="Poisson shot noise: photons at the white level (0 = off).")
+        self.noise = float_box(self._settings.get("noise", 0.01), min=0, max=1, step=0.005, decimals=4, zero="off",
+                               label="noise", tooltip="Gaussian noise sigma, as a fraction of the range.")
+        self.photons = float_box(self._settings.get("photons", 0), min=0, max=1e6, step=100, zero="off",
+                                 label="photons", tooltip="Poisson shot noise: photons at the white level.")
         self.jpeg = SpinBox(label="JPEG quality", value=self._settings.get("jpeg", 0), min=0, max=100,
-                            tooltip="JPEG-compress the result at this quality (0 = off).")
+                            tooltip="JPEG-compress the result at this quality.")
+        show_zero_as(self.jpeg, "off")
         self.depth = ComboBox(label="depth map", choices=self._image_layers, nullable=True,
                               tooltip="Optional depth map or mask in [0, 1]: spatially varying blur.")
         self.focus = FloatSpinBox(label="focus", value=0.0, min=0, max=1, step=0.05,

@@ -15,7 +15,6 @@ from magicgui.widgets import (
     ComboBox,
     Container,
     FileEdit,
-    FloatSpinBox,
     Label,
     LineEdit,
     ProgressBar,
@@ -29,7 +28,7 @@ from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.train.config import LOSSES, TrainConfig
 from napari_deblur.train.process import STOP_FILE, TrainingProcess
-from napari_deblur.widgets._params import params_container
+from napari_deblur.widgets._params import float_box, params_container
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, save_settings
 from napari_deblur.widgets._train_layers import (
@@ -117,9 +116,8 @@ class TrainWidget(Container):
         self.scenes = ComboBox(label="scenes", choices=SCENES, value=saved("scenes", SCENES))
         self.blur = ComboBox(label="blur", choices=kinds, value=saved("blur", kinds))
         self.blur_help = Label(value="")
-        self.noise = FloatSpinBox(label="noise", value=saved("noise"), min=0, max=1, step=0.005,
-                                  tooltip="Largest Gaussian noise sigma (each sample draws one up to it).")
-        self.noise.native.setDecimals(4)
+        self.noise = float_box(saved("noise"), min=0, max=1, step=0.005, decimals=4, zero="off", label="noise",
+                               tooltip="Largest Gaussian noise sigma (each sample draws one up to it).")
         self.model = ComboBox(label="model", choices=fams, value=saved("model", fams))
         self.size = ComboBox(label="size", choices=list(FAMILIES[self.model.value].sizes))
         self.name = LineEdit(label="model name", tooltip="The file name in the user model folder; "
@@ -127,9 +125,8 @@ class TrainWidget(Container):
         self.steps = SpinBox(label="steps", value=saved("steps"), min=1, max=10_000_000, step=1000)
         self.batch = SpinBox(label="batch", value=saved("batch"), min=1, max=1024)
         self.patch = SpinBox(label="patch", value=saved("patch"), min=16, max=4096, step=16)
-        self.lr = FloatSpinBox(label="learning rate", value=saved("lr"), min=1e-7, max=1, step=1e-4)
-        self.lr.native.setDecimals(7)
-        self.fft_weight = FloatSpinBox(label="FFT loss weight", value=saved("fft_weight"), min=0, max=10, step=0.05)
+        self.lr = float_box(saved("lr"), min=1e-7, max=1, step=1e-4, decimals=7, label="learning rate")
+        self.fft_weight = float_box(saved("fft_weight"), min=0, max=10, step=0.05, zero="off", label="FFT loss weight")
         self.loss = ComboBox(label="loss", choices=LOSSES, value=saved("loss", LOSSES))
         self.seed = SpinBox(label="seed", value=saved("seed"), min=0, max=2**31 - 1)
         self.val_every = SpinBox(label="validate every", value=saved("val_every"), min=1, max=1_000_000,

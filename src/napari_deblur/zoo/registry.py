@@ -36,6 +36,8 @@ class Param:
         One sentence for tooltips and ``--help``.
     advanced : bool
         Folded away in the widget's "Advanced" section.
+    zero : str
+        What the value 0 means where it is special ("off", "auto"): the widget shows this word instead of 0.
     """
 
     name: str
@@ -46,6 +48,7 @@ class Param:
     max: float | None = None
     choices: tuple[str, ...] | None = None
     advanced: bool = False
+    zero: str = ""
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ``ValueError`` naming the range."""
