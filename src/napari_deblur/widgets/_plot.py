@@ -8,11 +8,12 @@ event-loop pass (several events often arrive in one poll), downsampled for long 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QSize, QTimer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 LOSS_COLOR = "#4fc3f7"
 PSNR_COLOR = "#ffb74d"
+PREFERRED_SIZE = (300, 200)
 
 
 class TrainingPlot(QWidget):
@@ -29,6 +30,7 @@ class TrainingPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
+        self.setVisible(False)  # until the first point
         self.loss_steps: list[float] = []
         self.losses: list[float] = []
         self.psnr_steps: list[float] = []
@@ -59,6 +61,10 @@ class TrainingPlot(QWidget):
         self._redraw.setInterval(0)
         self._redraw.timeout.connect(self._update_curves)
 
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        # pyqtgraph asks for 640 px, which would widen the dock and shrink napari's canvas; the dock decides.
+        return QSize(PREFERRED_SIZE[0], PREFERRED_SIZE[1])
+
     def add_loss(self, step: float, loss: float) -> None:
         self.loss_steps.append(float(step))
         self.losses.append(float(loss))
@@ -77,6 +83,8 @@ class TrainingPlot(QWidget):
     def _update_curves(self) -> None:
         self._loss.setData(self.loss_steps, self.losses)
         self._psnr.setData(self.psnr_steps, self.psnrs)
+        # Empty axes from 0 to 1 say nothing: the plot appears with the first point.
+        self.setVisible(bool(self.loss_steps or self.psnr_steps))
 
     def _sync_views(self) -> None:
         vb = self.plot_widget.getPlotItem().vb

@@ -15,6 +15,7 @@ from superqt import QCollapsible
 from napari_deblur.restore.engine import Progress, deblur_steps, drain, resolve_device
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.widgets._layers import looks_like_psf, preferred_image, preferred_psf
+from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import params_container, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -61,11 +62,11 @@ def check_image_layer(layer: Any, role: str = "image") -> None:
                         "choose an Image layer.")
 
 
-class DeblurWidget(Container):
+class DeblurWidget(DockForm):
     """Dock widget: image, method, PSF, method parameters, tiles, device, Run / Cancel, progress."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__(labels=True)
+        super().__init__()
         self.viewer = napari_viewer
         self._worker = None
         self._settings = load_settings(SETTINGS)
@@ -102,7 +103,7 @@ class DeblurWidget(Container):
                       self.status])
         # The folded "Advanced" section sits right under the basic parameters (a plain Qt widget, since
         # magicgui has no collapsible container).
-        self.native.layout().insertWidget(self.index(self._basic) + 1, self._advanced_box)
+        self.form_layout.insertWidget(self.index(self._basic) + 1, self._advanced_box)
         self.method_help.native.setWordWrap(True)
 
         self.method.changed.connect(self._on_method_changed)
@@ -182,6 +183,7 @@ class DeblurWidget(Container):
         for w in [*self._basic, *self._advanced]:
             w.changed.connect(self._update_availability)
         self._update_availability()
+        self.fit_contents(self._advanced)
 
     def param_values(self) -> dict[str, Any]:
         return {w.name: w.value for w in [*self._basic, *self._advanced]}

@@ -16,6 +16,7 @@ from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
+from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import float_box, params_container, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -34,11 +35,11 @@ def _blur_steps(fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-class SynthesizeBlurWidget(Container):
+class SynthesizeBlurWidget(DockForm):
     """Dock widget: image, kind and its parameters, noise, JPEG, seed, preview, Apply / Make N variants."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__(labels=True)
+        super().__init__()
         self.viewer = napari_viewer
         self._worker = None
         self._settings = load_settings(SETTINGS)
@@ -76,7 +77,7 @@ class SynthesizeBlurWidget(Container):
         self.extend([self.image, self.kind, self.kind_help, self.kernel_layer, self._basic, self.noise,
                      self.photons, self.jpeg, self.depth, self.focus, self.seed, self.new_seed, self.axes,
                      self.apply_button, self.variants, self.variants_button, self.status])
-        layout = self.native.layout()
+        layout = self.form_layout
         layout.insertWidget(self.index(self._basic) + 1, self._advanced_box)
         layout.insertWidget(self.index(self.kind_help) + 1, self.preview)
         self.kind_help.native.setWordWrap(True)
@@ -121,6 +122,7 @@ class SynthesizeBlurWidget(Container):
         for w in [*self._basic, *self._advanced]:
             w.changed.connect(self.update_preview)
         self.update_preview()
+        self.fit_contents(self._advanced)
 
     def param_values(self) -> dict[str, Any]:
         return {w.name: w.value for w in [*self._basic, *self._advanced]}

@@ -28,6 +28,7 @@ from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.train.config import LOSSES, TrainConfig
 from napari_deblur.train.process import STOP_FILE, TrainingProcess
+from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import float_box, params_container
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, save_settings
@@ -86,11 +87,11 @@ def refresh_deblur_widgets(viewer: Any) -> None:
             widget._update_availability()
 
 
-class TrainWidget(Container):
+class TrainWidget(DockForm):
     """Dock widget: data source, blur, model, steps, Start / Stop / Resume, progress, live plot, preview."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__(labels=True)
+        super().__init__()
         self.viewer = napari_viewer
         self.process = None
         self._config: TrainConfig | None = None
@@ -151,7 +152,7 @@ class TrainWidget(Container):
                      self.scenes, self.blur, self.blur_help, self._blur_basic, self.noise, self.model, self.size,
                      self.name, self.steps, self.batch, self.patch, self.preview_on, self.device, self.start_button,
                      self.stop_button, self.resume_button, self.progress, self.eta, self.status])
-        layout = self.native.layout()
+        layout = self.form_layout
         # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
         layout.insertWidget(self.index(self.patch) + 1, self._advanced_box)
         layout.addWidget(self.plot)
@@ -205,6 +206,7 @@ class TrainWidget(Container):
         self._blur_basic.extend(list(basic))
         self._blur_advanced.clear()
         self._blur_advanced.extend(list(advanced))
+        self.fit_contents(self._advanced)
 
     def _on_model_changed(self, family: str) -> None:
         self.size.choices = list(FAMILIES[family].sizes)

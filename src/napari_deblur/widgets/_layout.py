@@ -1,0 +1,66 @@
+"""Dock widgets that leave napari its canvas on a 1366x768 laptop: long forms scroll, messages wrap, long
+choices do not widen the dock.
+
+napari docks a magicgui widget's ``native``. A scrollable magicgui Container puts its form inside a
+QScrollArea but still calls the inner form ``native``, so napari would dock the form and drop the scroll area;
+:class:`DockForm` hands napari the scroll area instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magicgui.application import use_app
+from magicgui.widgets import Container
+from qtpy.QtWidgets import QComboBox, QLabel, QLayout
+
+LAPTOP_SCREEN = (1366, 768)
+COMBO_CHARS = 12  # a drop-down is this many characters wide at least; longer items are shown when it opens
+
+
+class DockForm(Container):
+    """A labelled form that scrolls vertically when taller than the dock (its ``native`` is the scroll area)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(labels=True, scrollable=True, **kwargs)
+
+    @property
+    def native(self) -> Any:
+        return self.root_native_widget
+
+    @property
+    def form_layout(self) -> QLayout:
+        """The layout holding the fields (to place plain Qt widgets, such as a collapsible section)."""
+        return self._widget._layout
+
+    def fit_contents(self, *sections: Container) -> None:
+        """Wrap every text, keep drop-downs narrow, and line up the labels of nested forms (the method's
+        parameters, and ``sections`` such as a collapsible Advanced part) with this form's: one label column,
+        not one indented inside another. Call again after adding fields."""
+        rows: list[Any] = []
+        for form in (self, *sections):
+            _collect_rows(form, rows)
+        measure = use_app().get_obj("get_text_width")
+        width = max((measure(row._inner_widget.label) for row in rows), default=0)
+        for row in rows:
+            row.label_width = width
+        for label in self.native.findChildren(QLabel):
+            label.setWordWrap(True)
+        for combo in self.native.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(COMBO_CHARS)
+
+
+def _collect_rows(form: Container, rows: list[Any]) -> None:
+    """The labelled rows of ``form`` and of the forms nested in it; a nested form's own row loses its (empty)
+    label, so the nested fields start at the left edge like the others. ``_labeled_widget`` and
+    ``_inner_widget`` are magicgui's (private) links between a field and the row that labels it."""
+    for widget in form:
+        row = widget._labeled_widget()
+        if isinstance(widget, Container):
+            widget.margins = (0, 0, 0, 0)
+            if row is not None:
+                row._label_widget.visible = False
+            _collect_rows(widget, rows)
+        elif row is not None:
+            rows.append(row)
