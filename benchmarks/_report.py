@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: the synthetic protocol of DESIGN.md and writing sections of docs/benchmarks.md."""
+"""Shared by the benchmarks: the synthetic protocol (docs/benchmarks.md#the-protocol) and writing sections of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ REPORT = ROOT / "docs" / "benchmarks.md"
 
 
 def blur_protocol(sharp: np.ndarray, kernel: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """DESIGN.md: convolve(mode="reflect") per channel with the kernel, + Gaussian noise, clip to [0, 1]."""
+    """The protocol: convolve(mode="reflect") per channel with the kernel, + Gaussian noise, clip to [0, 1]."""
     channels = sharp[..., None] if sharp.ndim == 2 else sharp
     out = np.stack([ndimage.convolve(channels[..., c], kernel, mode="reflect")
                     for c in range(channels.shape[-1])], axis=-1)

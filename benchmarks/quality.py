@@ -1,4 +1,4 @@
-"""Quality of the classical methods on the synthetic protocol (DESIGN.md) and the 3D hollow-bars phantom.
+"""Quality of the classical methods on the synthetic protocol (docs/benchmarks.md) and the 3D hollow-bars phantom.
 
 Kodak24 images 1-8 x Levin kernels 1-8, Gaussian noise sigma 0.01 (seed 0), true kernel given to every
 method. scikit-image's own wiener/richardson_lucy are the anchors, run on the same inputs in the same run.

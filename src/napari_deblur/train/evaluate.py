@@ -4,7 +4,7 @@ Two protocols:
 
 - **pairs**: a folder of blurred/sharp pairs (``blur/`` + ``sharp/`` with matching names, or the GoPro layout).
   Blind methods (networks) need nothing else; a classical method needs ``psf=``.
-- **synthetic** (DESIGN.md's benchmark protocol): every sharp image x every kernel, blurred with
+- **synthetic** (the benchmark protocol of docs/benchmarks.md): every sharp image x every kernel, blurred with
   ``scipy.ndimage.convolve(mode="reflect")`` per channel, plus Gaussian noise of ``sigma`` (one seeded generator
   in image-major order), clipped to [0, 1]. Classical methods get the true kernel (with ``psf_centering="array"``,
   the convolution's convention); networks get nothing.
