@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: the synthetic protocol (docs/benchmarks.md#the-protocol) and writing sections of docs/benchmarks.md."""
+"""Shared by the benchmarks: the synthetic protocol and writing sections of docs/benchmarks.md (protocol there)."""
 
 from __future__ import annotations
 

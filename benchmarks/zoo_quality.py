@@ -1,7 +1,7 @@
 """Quality and speed of the shipped models (blind) beside the classical anchors given the true kernel.
 
 Targets of the first weights issue, each a section of docs/benchmarks.md:
-1. Kodak24 x the 8 Levin kernels, sigma 0.01, colour (the protocol of docs/benchmarks.md): general model >= +3.0 dB over the input;
+1. Kodak24 x the 8 Levin kernels, sigma 0.01, colour (the protocol): general model >= +3.0 dB over the input;
    the goal beyond it is our non-blind Wiener with the true kernel.
 2. Set12 x the 8 Levin kernels, grey: >= +3.0 dB.
 3. Real motion blur, the 4 GoPro pairs: >= +1.0 dB, never below the input on any pair.
