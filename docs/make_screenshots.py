@@ -1,4 +1,5 @@
-"""Make the README's pictures of the widgets: python docs/make_screenshots.py (under xvfb-run -a if headless)."""
+"""Make the README's pictures of the widgets on a 1366x768 laptop screen:
+python docs/make_screenshots.py (under xvfb-run -a -s "-screen 0 1366x768x24" if headless)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import napari
 import numpy as np
 
-from napari_deblur.demo import make_blurred_sample
+from napari_deblur.widgets._layout import LAPTOP_SCREEN
 from napari_deblur.widgets.deblur import DeblurWidget
 from napari_deblur.widgets.synth import SynthesizeBlurWidget
 
@@ -15,23 +16,21 @@ OUT = Path(__file__).parent / "images"
 
 
 def main() -> None:
-    sharp, blurred, kernel = make_blurred_sample(seed=3)
+    """The Deblur widget as a user meets it: the plugin's blurred-photo sample open, defaults untouched (the
+    blurred photo, the general NAFNet, blind), Run; the canvas shows before | after."""
+    from napari_deblur.samples import blurred_photo
+
     viewer = napari.Viewer(title="napari-deblur", show=True)
-    viewer.window.resize(1400, 800)
-    viewer.add_image(blurred, name="camera blurred")
-    viewer.add_image(kernel, name="kernel", visible=False)
+    viewer.window.resize(*LAPTOP_SCREEN)
+    for data, kwargs, _ in blurred_photo():
+        viewer.add_image(data, **kwargs)
     widget = DeblurWidget(viewer)
-    widget.native.setMaximumWidth(460)
     viewer.window.add_dock_widget(widget, name="Deblur", area="right")
-    widget.image.value = viewer.layers["camera blurred"]
-    widget.method.value = "richardson_lucy"
-    widget.psf.value = viewer.layers["kernel"]
-    widget._basic["tv_weight"].value = 0.002
     widget.run()
-    viewer.layers["camera blurred"].visible = False
-    viewer.grid.enabled = False
-    viewer.add_image(np.concatenate([blurred, np.zeros((512, 8), np.float32),
-                                     np.clip(viewer.layers[-1].data, 0, 1)], axis=1), name="before | after")
+    blurred = viewer.layers["astronaut blurred (camera_shake)"].data
+    result = viewer.layers[-1].data
+    gap = np.zeros((blurred.shape[0], 8, 3), blurred.dtype)
+    viewer.add_image(np.concatenate([blurred, gap, result], axis=1), name="before | after", rgb=True)
     for layer in viewer.layers[:-1]:
         layer.visible = False
     OUT.mkdir(exist_ok=True)
@@ -48,10 +47,9 @@ def synth_screenshot() -> None:
     from skimage import data
 
     viewer = napari.Viewer(title="napari-deblur", show=True)
-    viewer.window.resize(1400, 800)
+    viewer.window.resize(*LAPTOP_SCREEN)
     viewer.add_image(data.astronaut(), name="astronaut", rgb=True)
     widget = SynthesizeBlurWidget(viewer)
-    widget.native.setMaximumWidth(460)
     viewer.window.add_dock_widget(widget, name="Synthesize blur", area="right")
     widget.kind.value = "camera_shake"
     widget.seed.value = 3
@@ -81,7 +79,7 @@ def train_screenshot() -> None:
     os.environ["NAPARI_DEBLUR_MODEL_DIR"] = str(scratch / "models")
     os.environ["NAPARI_DEBLUR_CONFIG_DIR"] = str(scratch / "config")
     viewer = napari.Viewer(title="napari-deblur", show=True)
-    viewer.window.resize(1500, 950)
+    viewer.window.resize(*LAPTOP_SCREEN)
     from skimage import data
 
     import napari_deblur as nd
@@ -90,7 +88,6 @@ def train_screenshot() -> None:
     blurred, _ = nd.synthesize_blur(data.camera(), "camera_shake", seed=3, noise=0.01, size=15)
     photo = viewer.add_image(blurred, name="blurred photo")
     widget = TrainWidget(viewer)
-    widget.native.setMaximumWidth(480)
     viewer.window.add_dock_widget(widget, name="Train a deblurring model", area="right")
     widget.source.value = "procedural scenes"
     widget.scenes.value = "dead_leaves"

@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import QLabel
 
-PREVIEW_SIZE = 120
+PREVIEW_SIZE = 200  # pixels on screen for the kernel's longer side, whatever its size
 
 
 def kernel_picture(kernel: np.ndarray) -> np.ndarray:
@@ -45,7 +45,6 @@ class KernelPreview(QLabel):
         # Keep a reference: QImage does not own the numpy buffer.
         self._image = QImage(picture.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
         pixmap = QPixmap.fromImage(self._image)
-        scale = max(1, PREVIEW_SIZE // max(h, w))
-        self.setPixmap(pixmap.scaled(w * scale, h * scale, Qt.AspectRatioMode.KeepAspectRatio,
+        self.setPixmap(pixmap.scaled(PREVIEW_SIZE, PREVIEW_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                                      Qt.TransformationMode.FastTransformation))
         self.setToolTip(f"kernel {'x'.join(map(str, np.shape(kernel)))}")
