@@ -129,3 +129,20 @@ def test_a_model_file_path_is_a_method(tmp_path, blurred):
         nd.get_method(str(tmp_path / "notes.safetensors"))
     with pytest.raises(ValueError, match="Unknown method"):
         nd.get_method(str(tmp_path / "missing.safetensors"))
+
+
+def test_weights_of_another_family_or_with_nan_are_refused(tmp_path, blurred):
+    import torch
+
+    from napari_deblur.zoo import save_model
+
+    naf = tmp_path / "naf.safetensors"
+    save_model(create("nafnet", "small"), naf, {"family": "nafnet", "size": "small", "config": {}})
+    with pytest.raises(ValueError, match="is a nafnet model, not srn"):
+        nd.deblur(blurred, "srn", weights=str(naf))
+    broken = create("nafnet", "small")
+    with torch.no_grad():
+        next(broken.parameters())[0] = float("nan")
+    save_model(broken, tmp_path / "diverged.safetensors", {"family": "nafnet", "size": "small", "config": {}})
+    with pytest.raises(ValueError, match="NaN or infinite weights"):
+        nd.deblur(blurred, str(tmp_path / "diverged.safetensors"))

@@ -143,6 +143,11 @@ def _build(family: Family, *, psf: Any, device: torch.device, size: str, weights
                 f"weights=<name or .safetensors path>, or weights='{RANDOM_WEIGHTS}' to test an untrained network."
             )
         module = load_model(path)
+        card = module.card
+        if card.get("family") != family.name:
+            raise ValueError(f"{path} is a {card.get('family')} model, not {family.name}: run it as its own "
+                             f"method ({path.stem!r}) or as {card.get('family')!r} with these weights.")
+        size = card.get("size", size)
     return NetworkRestorer(module, device, resolve_precision(precision, torch.device(device)),
                            activation_bytes(family.name, size))
 

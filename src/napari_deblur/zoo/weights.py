@@ -107,6 +107,10 @@ def load_model(name_or_path: str | os.PathLike, *, trust: bool = False, device: 
     else:
         raise ValueError(f"{path}: unknown model format {path.suffix!r}; use .safetensors.")
     module = create(card["family"], card["size"], **card.get("config", {}))
+    broken = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if broken:  # a diverged or damaged training: it would turn every image into NaN
+        raise ValueError(f"{path} holds NaN or infinite weights ({', '.join(broken[:3])}{', ...' * (len(broken) > 3)}"
+                         "); it cannot deblur. Retrain it or resume from an earlier checkpoint.")
     dtype = next(module.parameters()).dtype
     tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     try:
