@@ -139,3 +139,23 @@ def test_blur_variants_and_foreign_flags(tmp_path, sharp, capsys):
         main(["blur", str(tmp_path / "sharp.tif"), str(tmp_path / "x.tif"), "--radius", "3"])
     assert main(["blur", str(tmp_path / "sharp.tif"), str(tmp_path / "x.tif"), "--kind", "nope"]) == 2
     assert "camera_shake" in capsys.readouterr().err
+
+
+def test_outputs_never_replace_inputs_or_files_without_overwrite(tmp_path, blurred, motion_kernel, capsys):
+    image = (blurred * 4000).astype(np.uint16)
+    source, psf, out = tmp_path / "in.tif", tmp_path / "psf.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, image)
+    tifffile.imwrite(psf, motion_kernel)
+    common = ["--method", "wiener", "--psf", str(psf)]
+    assert main(["deblur", str(source), str(source), *common]) == 2
+    assert "is the input" in capsys.readouterr().err
+    np.testing.assert_array_equal(tifffile.imread(source), image)  # untouched
+    assert main(["deblur", str(source), str(out), *common]) == 0
+    first = out.stat().st_mtime_ns
+    assert main(["deblur", str(source), str(out), *common]) == 2
+    assert "--overwrite" in capsys.readouterr().err and out.stat().st_mtime_ns == first
+    assert main(["deblur", str(source), str(out), *common, "--overwrite"]) == 0
+    assert main(["deblur", str(source), str(tmp_path), *common]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["blur", str(source), str(source), "--kind", "gaussian"]) == 2
+    assert "is the input" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -99,6 +100,29 @@ def _given_params(args: argparse.Namespace, prefix: str, params: Sequence[Param]
     return given
 
 
+def check_output(output: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+    """Refuse, before any work, an output that would replace an input or an existing file (unless
+    ``overwrite``), that is a folder, or that cannot be written."""
+    from napari_deblur.zarr_io import is_zarr
+
+    target = output.expanduser().resolve()
+    for given in inputs:
+        if given.expanduser().resolve() == target and (not overwrite or is_zarr(output)):
+            # A zarr store is read chunk by chunk while the result is written: replacing it in place is never safe.
+            raise ValueError(f"The output {output} is the input: writing it would destroy the original. Choose "
+                             "another output" + ("." if is_zarr(output) else " (or --overwrite if you mean it)."))
+    if output.is_dir() and not is_zarr(output):
+        raise ValueError(f"The output {output} is a folder, not an image file; give a file name such as "
+                         f"{output / 'result.tif'}.")
+    if output.exists() and not overwrite:
+        raise ValueError(f"{output} exists; choose another output, or pass --overwrite to replace it.")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"Cannot write {output}: the folder {folder} is not writable.")
+
+
 def _method_params(args: argparse.Namespace, method: str) -> dict:
     return _given_params(args, "param_", get_method(method).params, f"method {method!r}")
 
@@ -123,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tile-batch", type=int, help="Tiles per model call (default: from the free memory).")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     d.add_argument("--float32", action="store_true", help="Write float32 instead of the input's dtype.")
+    d.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
     _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
 
     sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
@@ -132,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("input", type=Path, help="Sharp input image (TIFF keeps dtype and axes; PNG, JPEG, ...).")
     b.add_argument("output", type=Path, help="Blurred output image; written atomically.")
     b.add_argument("--kind", default="camera_shake", help="Blur kind (see `napari-deblur kinds`).")
+    b.add_argument("--overwrite", action="store_true", help="Replace existing output files.")
     b.add_argument("--seed", type=int, help="Seed of the kernel and the noise (same seed, same result).")
     b.add_argument("--noise", type=float, default=0.01, help="Gaussian noise sigma, fraction of the range.")
     b.add_argument("--photons", type=float, help="Poisson shot noise: photons at the white level.")
@@ -178,6 +204,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     from napari_deblur.zarr_io import is_zarr
 
     params = _method_params(args, args.method)
+    check_output(args.output, [args.input, *([args.psf] if args.psf else [])], args.overwrite)
     psf = read_psf(args.psf) if args.psf else None
     if is_zarr(args.input) or is_zarr(args.output):
         return _deblur_zarr(args, psf, params)
@@ -263,6 +290,10 @@ def _cmd_blur(args: argparse.Namespace) -> int:
     from napari_deblur.synth.synthesize import blur_variants
 
     params = _given_params(args, "kind_", get_kind(args.kind).params, f"blur kind {args.kind!r}")
+    inputs = [p for p in (args.input, args.depth, args.kernel) if p]
+    for output in (args.output, args.kernel_out):
+        if output:
+            check_output(output, inputs, args.overwrite)
     image, file_axes = read_image(args.input)
     axes = args.axes or file_axes
     if axes is None and image.ndim == 3 and image.shape[-1] in (3, 4) \
