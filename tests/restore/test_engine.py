@@ -276,3 +276,36 @@ def test_tile_batch_is_validated(blurred, motion_kernel):
     with pytest.raises(ValueError, match="tile_batch must be at least 1"):
         nd.deblur(blurred, "wiener", psf=motion_kernel, tile_batch=0)
     assert nd.deblur(blurred, "wiener", psf=motion_kernel, tile_size=32, tile_batch=3).shape == blurred.shape
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int32, np.int64, np.uint64])
+def test_wide_integers_keep_their_extremes(dtype):
+    """The brightest pixels of a 32/64-bit image stay brightest (float32 used to round them past the type's
+    maximum, and the cast wrapped them to 0 or to the minimum)."""
+    info = np.iinfo(dtype)
+    image = np.full((32, 32), info.max, dtype)
+    image[12:20, 12:20] = info.min
+    for out in (nd.deblur(image, "wiener", psf=np.ones((3, 3)) / 9),
+                nd.synthesize_blur(image, "gaussian", seed=0, noise=0)[0]):
+        assert out.dtype == dtype
+        assert out[0, 0] > info.max // 2 + info.min // 2 and out[16, 16] < out[0, 0]  # bright corner, dark centre
+
+
+def test_bad_numbers_are_refused_before_any_work(blurred, motion_kernel):
+    with pytest.raises(ValueError, match="balance.*finite"):
+        nd.deblur(blurred, "wiener", psf=motion_kernel, balance=float("nan"))
+    with pytest.raises(ValueError, match="psf_scale.*finite"):
+        nd.deblur(blurred, "wiener", psf=motion_kernel, psf_scale=float("nan"))
+    with pytest.raises(ValueError, match="tile_overlap must be >= 0"):
+        nd.deblur(blurred, "wiener", psf=motion_kernel, tile_size=64, tile_overlap=-3)
+    with pytest.raises(ValueError, match="intensity_range must be finite"):
+        nd.deblur(blurred, "wiener", psf=motion_kernel, intensity_range=(0, float("inf")))
+
+
+def test_network_tiles_too_small_for_their_overlap_are_refused():
+    """16-pixel tiles with a 16-pixel overlap used to plan one-pixel strides (and leave NaN pixels)."""
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    with pytest.raises(ValueError, match="tile_size=16 is too small for nafnet.*at least 48"):
+        nd.deblur(image, "nafnet", weights="random", tile_size=16)
+    out = nd.deblur(image, "nafnet", weights="random", tile_size=48, precision="float32")
+    assert np.isfinite(out).all()

@@ -169,6 +169,7 @@ def deblur_steps(
     if restorer is None:
         restorer = spec.build(psf=psf_arr, device=dev, **values)
     overlap = tile_overlap if tile_overlap is not None else default_overlap(spec, int(restorer.receptive_field))
+    _check_tiles(spec, tile_size, overlap)
     if tile_batch is not None and tile_batch < 1:
         raise ValueError(f"tile_batch must be at least 1 tile; got {tile_batch}.")
     tile, batch = plan_batches(restorer, dev, spatial_shape, tile, tile_size is not None, tile_batch)
@@ -186,6 +187,17 @@ def deblur_steps(
         result = restored
     out = from_planes(result, lay, arr.shape)
     return restore_dtype(out, arr.dtype, output_dtype)
+
+
+def _check_tiles(spec: MethodSpec, tile_size: int | None, overlap: int) -> None:
+    """A tile must hold both overlaps and one alignment step besides, or the plan degenerates into one-pixel
+    strides (hundreds of thousands of tiles, and NaN where no tile contributes)."""
+    if overlap < 0:
+        raise ValueError(f"tile_overlap must be >= 0 pixels; got {overlap}.")
+    smallest = max(8, 2 * overlap + spec.tile_alignment)
+    if tile_size is not None and tile_size < smallest:
+        raise ValueError(f"tile_size={tile_size} is too small for {spec.name} with an overlap of {overlap} pixels: "
+                         f"use at least {smallest}, or leave it automatic.")
 
 
 def default_overlap(spec: MethodSpec, receptive_field: int) -> int:

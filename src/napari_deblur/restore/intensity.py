@@ -93,8 +93,8 @@ def intensity_map(planes: np.ndarray, groups: np.ndarray | None) -> IntensityMap
 def fixed_intensity_map(intensity_range: tuple[float, float], n_planes: int, ndim: int) -> IntensityMap:
     """One given (low, high) range for every plane: chunks of a lazy array must share one map, not fit their own."""
     low, high = (float(v) for v in intensity_range)
-    if not high > low:
-        raise ValueError(f"intensity_range must be (low, high) with high > low; got {intensity_range!r}.")
+    if not (np.isfinite(low) and np.isfinite(high) and high > low):
+        raise ValueError(f"intensity_range must be finite (low, high) with high > low; got {intensity_range!r}.")
     bshape = (n_planes,) + (1,) * (ndim - 1)
     return IntensityMap(np.full(bshape, low, np.float32), np.full(bshape, high, np.float32))
 
@@ -107,5 +107,9 @@ def restore_dtype(x: np.ndarray, dtype: np.dtype, output_dtype: str) -> np.ndarr
         raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
-        return np.clip(np.rint(x), info.min, info.max).astype(dtype)
+        # float32 holds integers exactly only up to 2**24: a 32-bit maximum would round up past the type and
+        # wrap around to 0 on casting. Clip in float64, below the largest value float64 can cast back.
+        wide = x.astype(np.float64) if info.bits > 16 else x
+        high = float(info.max) if info.bits < 64 else float(np.nextafter(float(info.max), -np.inf))
+        return np.clip(np.rint(wide), float(info.min), high).astype(dtype)
     return x.astype(dtype, copy=False)

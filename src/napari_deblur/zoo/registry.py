@@ -7,6 +7,7 @@ registered here (a classical algorithm now, zoo networks later) appears everywhe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -62,6 +63,8 @@ class Param:
             raise ValueError(
                 f"Parameter {self.name!r} must be of type {self.type.__name__}, got {value!r}."
             ) from None
+        if self.type is float and not math.isfinite(converted):
+            raise ValueError(f"Parameter {self.name!r} must be a finite number, got {value!r}.")
         if self.type is int and isinstance(value, float) and not float(value).is_integer():
             raise ValueError(f"Parameter {self.name!r} must be a whole number, got {value!r}.")
         if self.choices is not None and converted not in self.choices:
