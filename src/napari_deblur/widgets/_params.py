@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget  # noqa: A004
@@ -13,7 +14,12 @@ from napari_deblur.zoo.registry import Param
 
 
 def param_widget(p: Param, value: Any = None) -> Widget:
-    value = p.default if value is None else value
+    """The field for ``p``, showing ``value`` (a saved setting) when it is still valid, else the default."""
+    try:
+        value = p.default if value is None else p.validate(value)
+    except (TypeError, ValueError):
+        warnings.warn(f"Ignoring the saved {p.name}={value!r}: not a valid value.", RuntimeWarning, stacklevel=2)
+        value = p.default
     label = p.name.replace("_", " ")
     common = {"name": p.name, "label": label, "tooltip": p.help}
     if p.type is bool:
@@ -72,8 +78,10 @@ def show_zero_as(widget: Widget, text: str) -> Widget:
     return widget
 
 
-def params_container(params: tuple[Param, ...], values: dict[str, Any]) -> tuple[Container, Container]:
-    """Two containers: the basic parameters and the advanced ones (the latter shown folded)."""
+def params_container(params: tuple[Param, ...], values: Any) -> tuple[Container, Container]:
+    """Two containers: the basic parameters and the advanced ones (the latter shown folded). ``values``: the
+    saved ones (anything but a dict counts as none saved)."""
+    values = values if isinstance(values, dict) else {}
     basic = Container(widgets=[param_widget(p, values.get(p.name)) for p in params if not p.advanced])
     advanced = Container(widgets=[param_widget(p, values.get(p.name)) for p in params if p.advanced])
     return basic, advanced

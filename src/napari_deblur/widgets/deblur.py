@@ -18,7 +18,7 @@ from napari_deblur.widgets._layers import looks_like_psf, preferred_image, prefe
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import params_container, show_zero_as
 from napari_deblur.widgets._run import start
-from napari_deblur.widgets._settings import load_settings, save_settings
+from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.zoo.families import family_models, method_purpose
 from napari_deblur.zoo.registry import get_method, list_methods
 
@@ -79,9 +79,10 @@ class DeblurWidget(DockForm):
         self.psf = ComboBox(label="PSF", choices=self._image_layers, nullable=True,
                             tooltip="The point-spread function, as an image layer (2D, or 3D for z-stacks).")
         self.axes = LineEdit(label="axes", tooltip="One letter per dimension from TCZYX; blank = guess.")
-        self.tile_size = SpinBox(label="tile size", value=self._settings.get("tile_size", 0), min=0,
+        self.tile_size = SpinBox(label="tile size", value=0, min=0,
                                  max=16384, step=64, tooltip="0 = automatic (whole image for classical).")
         show_zero_as(self.tile_size, "auto")
+        restore_fields(self._settings, {"tile_size": self.tile_size})
         resolved = resolve_device("auto").type
         devices = [f"auto ({resolved})", "cpu"] + (["cuda"] if resolved == "cuda" else []) + \
                   (["mps"] if resolved == "mps" else [])
@@ -168,7 +169,7 @@ class DeblurWidget(DockForm):
         spec = get_method(name)
         self.method_help.value = spec.description
         self.psf.visible = spec.needs_psf
-        saved = self._settings.get("params", {}).get(name, {})
+        saved = saved_dict(saved_dict(self._settings, "params"), name)
         basic, advanced = params_container(spec.params, saved)
         if spec.kind == "network" and "weights" in [w.name for w in advanced]:
             _weights_drop_down(advanced, name, saved.get("weights", ""))
@@ -216,7 +217,7 @@ class DeblurWidget(DockForm):
         }
 
     def _save(self) -> None:
-        params = dict(self._settings.get("params", {}))
+        params = dict(saved_dict(self._settings, "params"))
         params[self.method.value] = self.param_values()
         self._settings = {"method": self.method.value, "params": params, "tile_size": self.tile_size.value,
                           "device": self.device.value}

@@ -19,7 +19,7 @@ from napari_deblur.widgets._kernel_preview import KernelPreview
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import float_box, params_container, show_zero_as
 from napari_deblur.widgets._run import start
-from napari_deblur.widgets._settings import load_settings, save_settings
+from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets.deblur import check_image_layer, guess_axes
 
 if TYPE_CHECKING:
@@ -51,24 +51,26 @@ class SynthesizeBlurWidget(DockForm):
         self.kind_help = Label(value="")
         self.kernel_layer = ComboBox(label="kernel", choices=self._image_layers, nullable=True,
                                      tooltip="For kind 'custom': the kernel, as an image layer.")
-        self.noise = float_box(self._settings.get("noise", 0.01), min=0, max=1, step=0.005, decimals=4, zero="off",
+        self.noise = float_box(0.01, min=0, max=1, step=0.005, decimals=4, zero="off",
                                label="noise", tooltip="Gaussian noise sigma, as a fraction of the range.")
-        self.photons = float_box(self._settings.get("photons", 0), min=0, max=1e6, step=100, zero="off",
+        self.photons = float_box(0.0, min=0, max=1e6, step=100, zero="off",
                                  label="photons", tooltip="Poisson shot noise: photons at the white level.")
-        self.jpeg = SpinBox(label="JPEG quality", value=self._settings.get("jpeg", 0), min=0, max=100,
+        self.jpeg = SpinBox(label="JPEG quality", value=0, min=0, max=100,
                             tooltip="JPEG-compress the result at this quality.")
         show_zero_as(self.jpeg, "off")
         self.depth = ComboBox(label="depth map", choices=self._image_layers, nullable=True,
                               tooltip="Optional depth map or mask in [0, 1]: spatially varying blur.")
         self.focus = FloatSpinBox(label="focus", value=0.0, min=0, max=1, step=0.05,
                                   tooltip="With a depth map: the depth that stays sharp.")
-        self.seed = SpinBox(label="seed", value=self._settings.get("seed", 0), min=0, max=MAX_SEED)
+        self.seed = SpinBox(label="seed", value=0, min=0, max=MAX_SEED)
         self.new_seed = PushButton(text="New seed")
         self.axes = LineEdit(label="axes", tooltip="One letter per dimension from TCZYX; blank = guess.")
         self.apply_button = PushButton(text="Apply")
         self.variants = SpinBox(label="variants", value=8, min=2, max=1000,
                                 tooltip="How many seeded variants 'Make N variants' stacks.")
         self.variants_button = PushButton(text="Make N variants")
+        restore_fields(self._settings, {"noise": self.noise, "photons": self.photons, "jpeg": self.jpeg,
+                                        "seed": self.seed})
         self.status = Label(value="")
         self.preview = KernelPreview()
 
@@ -111,7 +113,7 @@ class SynthesizeBlurWidget(DockForm):
         kind = get_kind(name)
         self.kind_help.value = kind.description
         self.kernel_layer.visible = kind.needs_kernel
-        basic, advanced = params_container(kind.params, self._settings.get("params", {}).get(name, {}))
+        basic, advanced = params_container(kind.params, saved_dict(saved_dict(self._settings, "params"), name))
         self._basic.clear()
         self._basic.extend(list(basic))
         self._advanced.clear()
@@ -168,7 +170,7 @@ class SynthesizeBlurWidget(DockForm):
         return {"layer": layer, "kind": kind.name, "kwargs": kwargs}
 
     def _save(self) -> None:
-        params = dict(self._settings.get("params", {}))
+        params = dict(saved_dict(self._settings, "params"))
         params[self.kind.value] = self.param_values()
         self._settings = {"kind": self.kind.value, "params": params, "noise": self.noise.value,
                           "photons": self.photons.value, "jpeg": self.jpeg.value, "seed": self.seed.value}

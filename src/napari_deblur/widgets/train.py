@@ -31,7 +31,7 @@ from napari_deblur.train.process import STOP_FILE, TrainingProcess
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import float_box, params_container
 from napari_deblur.widgets._plot import TrainingPlot
-from napari_deblur.widgets._settings import load_settings, save_settings
+from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets._train_layers import (
     PREVIEW_LAYER,
     show_preview,
@@ -99,9 +99,12 @@ class TrainWidget(DockForm):
         d = TrainConfig()
 
         def saved(name: str, choices: Any = None) -> Any:
-            """The saved value of a field if still valid, else the TrainConfig default."""
+            """The saved choice of a drop-down if still offered, else its first; numbers start at the TrainConfig
+            default and get their saved values from restore_fields below, which checks their ranges."""
+            if choices is None:
+                return getattr(d, name)
             value = s.get(name, getattr(d, name))
-            return value if choices is None or value in choices else choices[0]
+            return value if value in choices else choices[0]
 
         fams, kinds = families(), [k.name for k in list_kinds() if not k.needs_kernel]
         source = s.get("source") if s.get("source") in SOURCES else SCENES_SOURCE
@@ -112,7 +115,7 @@ class TrainWidget(DockForm):
                                      "names, or the GoPro layout (*/blur/*, */sharp/*).")
         self.sharp_folder = FileEdit(label="sharp folder", mode="d", tooltip="Sharp images (2D, RGB or stacks).")
         for folder in ("pairs_folder", "sharp_folder"):
-            if s.get(folder):  # never assign "": FileEdit turns it into the current directory
+            if s.get(folder) and isinstance(s[folder], str):  # never "": FileEdit makes it the current directory
                 getattr(self, folder).value = s[folder]
         self.scenes = ComboBox(label="scenes", choices=SCENES, value=saved("scenes", SCENES))
         self.blur = ComboBox(label="blur", choices=kinds, value=saved("blur", kinds))
@@ -135,6 +138,8 @@ class TrainWidget(DockForm):
         self.device = Label(value=device_text())
         self.start_button, self.stop_button = PushButton(text="Start"), PushButton(text="Stop", enabled=False)
         self.resume_button = PushButton(text="Resume")
+        restore_fields(s, {name: getattr(self, name) for name in ("noise", "steps", "batch", "patch", "lr",
+                                                                  "fft_weight", "seed", "val_every")})
         self.progress = ProgressBar(label="progress", value=0, min=0, max=1)
         self.eta = Label(value="")
         self.status = Label(value="")
@@ -201,7 +206,7 @@ class TrainWidget(DockForm):
     def _on_blur_changed(self, name: str) -> None:
         kind = get_kind(name)
         self.blur_help.value = kind.description
-        basic, advanced = params_container(kind.params, self._settings.get("blur_params", {}).get(name, {}))
+        basic, advanced = params_container(kind.params, saved_dict(saved_dict(self._settings, "blur_params"), name))
         self._blur_basic.clear()
         self._blur_basic.extend(list(basic))
         self._blur_advanced.clear()
@@ -262,7 +267,7 @@ class TrainWidget(DockForm):
         return TrainConfig.load(saved) if saved.exists() else self._config
 
     def _save(self) -> None:
-        blur_params = {**self._settings.get("blur_params", {}), self.blur.value: self.blur_params()}
+        blur_params = {**saved_dict(self._settings, "blur_params"), self.blur.value: self.blur_params()}
         self._settings = {name: getattr(self, name).value for name in SAVED} | {
             "blur_params": blur_params, "pairs_folder": self.pairs_folder.line_edit.value,
             "sharp_folder": self.sharp_folder.line_edit.value}
