@@ -262,6 +262,20 @@ def test_module_entry_point_reports_errors(tmp_path):
     assert event["event"] == "error" and "steps must be positive" in event["message"]
 
 
+def test_a_run_folder_in_use_is_refused(tmp_path):
+    """A second training with the same output while the first runs would wipe its history: refused, naming the
+    process; the folder's events and config are left as they were."""
+    from napari_deblur.train.run import _run_lock
+
+    cfg = tiny(tmp_path)
+    cfg.run_dir.mkdir(parents=True)
+    (cfg.run_dir / "events.jsonl").write_text('{"event": "started"}\n')
+    with _run_lock(cfg.run_dir), pytest.raises(ValueError, match=r"in use by a running training \(pid \d+"):
+        train(cfg)
+    assert (cfg.run_dir / "events.jsonl").read_text() == '{"event": "started"}\n'
+    train(cfg.replace(steps=2, val_every=2))  # free again once the first has finished
+
+
 def test_resume_needs_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="Nothing to resume"):
         train(tiny(tmp_path), resume=True)

@@ -23,6 +23,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT = "last.ckpt"
 STOP_FILE = "STOP"
 EVENTS_FILE = "events.jsonl"
+LOCK_FILE, OWNER_FILE = ".lock", "running"  # held by the training that writes the folder (train/run.py)
 LOG_FILE = "train.log"
 _TAIL = 20  # stderr lines quoted when the process dies without an "error" event
 

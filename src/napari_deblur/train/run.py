@@ -9,9 +9,11 @@ stop a run gracefully: the current step finishes, last.ckpt is saved, and a "sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import platform
 import signal
 import threading
 import time
@@ -26,7 +28,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from napari_deblur.train.config import TrainConfig
 from napari_deblur.train.module import GAN_FAMILIES, RestorationModule, make_module
-from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, EVENTS_FILE, STOP_FILE
+from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, EVENTS_FILE, LOCK_FILE, OWNER_FILE, STOP_FILE
 
 EventFn = Callable[[dict[str, Any]], None]
 
@@ -197,6 +199,28 @@ def _event_writer(cfg: TrainConfig, on_event: EventFn | None, append: bool) -> E
     return emit
 
 
+@contextlib.contextmanager
+def _run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder for one training: a second run with the same output would wipe the first one's
+    event history, share its checkpoint and describe the wrong run in the model card. The operating system
+    releases the lock when the process dies, so a killed run never leaves the folder locked."""
+    from filelock import FileLock, Timeout
+
+    lock, owner = FileLock(str(run_dir / LOCK_FILE), timeout=0), run_dir / OWNER_FILE
+    try:
+        lock.acquire()
+    except Timeout:
+        who = owner.read_text().strip() if owner.exists() else "another process"
+        raise ValueError(f"{run_dir} is in use by a running training ({who}): wait for it, stop it (create "
+                         f"{run_dir / STOP_FILE}), or give this run another name or --out.") from None
+    try:
+        owner.write_text(f"pid {os.getpid()} on {platform.node()}")
+        yield
+    finally:
+        owner.unlink(missing_ok=True)
+        lock.release()
+
+
 def _check_run(cfg: TrainConfig, resume: bool, precision: str) -> None:
     if resume and not (cfg.run_dir / CHECKPOINT).is_file():
         raise ValueError(f"Nothing to resume: no checkpoint at {cfg.run_dir / CHECKPOINT}. Start a new run instead.")
@@ -232,13 +256,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = 
         # Under DDP, Lightning (or torchrun) starts this same program once per GPU; only the first process
         # prepares the run folder, so the others cannot truncate its event history or delete a fresh STOP.
         first = all(int(os.environ.get(v) or 0) == 0 for v in ("RANK", "LOCAL_RANK", "NODE_RANK"))
-        emit = _event_writer(cfg, on_event, append=resume or not first)
-        if first:
-            (cfg.run_dir / STOP_FILE).unlink(missing_ok=True)
-            if not resume:
-                (cfg.run_dir / CHECKPOINT).unlink(missing_ok=True)
-            cfg.save(cfg.run_dir / CONFIG_FILE)
-        return _fit(cfg, resume, accelerator, precision, emit)
+        with _run_lock(cfg.run_dir) if first else contextlib.nullcontext():
+            emit = _event_writer(cfg, on_event, append=resume or not first)
+            if first:
+                (cfg.run_dir / STOP_FILE).unlink(missing_ok=True)
+                if not resume:
+                    (cfg.run_dir / CHECKPOINT).unlink(missing_ok=True)
+                cfg.save(cfg.run_dir / CONFIG_FILE)
+            return _fit(cfg, resume, accelerator, precision, emit)
     except Exception as err:
         emit({"event": "error", "message": str(err) or type(err).__name__})
         raise
