@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     d.add_argument("--float32", action="store_true", help="Write float32 instead of the input's dtype.")
     d.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
+    d.add_argument("--fill-missing-chunks", action="store_true", help="Zarr input: deblur chunks that were never "
+                   "written as the array's fill value (with a warning) instead of refusing.")
     _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
 
     sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
@@ -254,7 +256,7 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
     from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
 
     if is_zarr(args.input):
-        image, axes = read_zarr(args.input)
+        image, axes = read_zarr(args.input, fill_missing=args.fill_missing_chunks)
         axes = args.axes or axes
     else:
         array, file_axes = read_image(args.input)

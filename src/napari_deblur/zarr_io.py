@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,12 @@ def _attributes(path: Path) -> dict[str, Any]:
     return {}
 
 
-def read_zarr(path: str | os.PathLike) -> tuple[Any, str | None]:
+def read_zarr(path: str | os.PathLike, *, fill_missing: bool = False) -> tuple[Any, str | None]:
     """A lazy dask array of the image at ``path`` and its axes (``None`` when the file does not say).
 
-    OME-Zarr: the first (full-resolution) dataset of the first multiscale, axes from its axis names.
+    OME-Zarr: the first (full-resolution) dataset of the first multiscale, axes from its axis names. Zarr reads
+    a chunk that was never written (an interrupted copy or acquisition) as its fill value, which would be
+    deblurred as if it were data: that is refused unless ``fill_missing``, which only warns.
     """
     import dask.array as da
 
@@ -48,17 +51,36 @@ def read_zarr(path: str | os.PathLike) -> tuple[Any, str | None]:
         raise ValueError(f"No zarr store at {path}.")
     attrs = _attributes(path)
     multiscales = attrs.get("multiscales")
+    axes = None
     if multiscales:
         scale = multiscales[0]
-        level = path / scale["datasets"][0]["path"]
+        source = path / scale["datasets"][0]["path"]
         names = [a["name"] if isinstance(a, dict) else a for a in scale.get("axes", [])]
         axes = "".join(n.upper() for n in names)
-        array = da.from_zarr(str(level))
-        return array, axes if len(axes) == array.ndim and set(axes) <= set("TCZYX") else None
+    else:
+        source = path
     try:
-        return da.from_zarr(str(path)), None
+        array = da.from_zarr(str(source))
     except Exception as err:  # a group without multiscales, or not zarr at all
         raise ValueError(f"{path} is not a zarr array or an OME-Zarr image ({err}).") from None
+    _check_chunks(source, fill_missing)
+    if axes is not None and not (len(axes) == array.ndim and set(axes) <= set("TCZYX")):
+        axes = None
+    return array, axes
+
+
+def _check_chunks(source: Path, fill_missing: bool) -> None:
+    import zarr
+
+    stored = zarr.open_array(str(source), mode="r")
+    missing = stored.nchunks - stored.nchunks_initialized
+    if missing:
+        message = (f"{source}: {missing} of {stored.nchunks} chunks are missing (never written), and would be "
+                   f"read as {stored.fill_value!r}")
+        if not fill_missing:
+            raise ValueError(f"{message}. Complete the copy; or, if they are empty regions (some writers skip chunks "
+                             "equal to the fill value), allow them with --fill-missing-chunks (fill_missing=True).")
+        warnings.warn(f"{message}; going on as asked.", RuntimeWarning, stacklevel=3)
 
 
 def write_zarr(array: Any, path: str | os.PathLike, *, overwrite: bool = True) -> Path:

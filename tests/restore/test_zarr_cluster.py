@@ -88,3 +88,21 @@ def test_local_cluster_with_two_workers_builds_the_method_once_per_worker(stack)
     assert np.abs(computed.astype(int) - expected).max() <= 1
     # Three planes over two worker processes: each built the method at most once and reused it.
     assert len(builds) == 2 and all(n <= 1 for n in builds.values()) and sum(builds.values()) >= 1
+
+
+def test_missing_chunks_are_refused_unless_allowed(tmp_path):
+    """A chunk never written reads as the fill value: deblurring it as data would be silently wrong."""
+    import warnings
+
+    path = tmp_path / "partial.zarr"
+    stored = zarr.open_array(str(path), mode="w", shape=(64, 64), chunks=(32, 32), dtype="uint16", fill_value=0)
+    stored[:32, :] = 500  # the lower half never arrived
+    with pytest.raises(ValueError, match="2 of 4 chunks are missing"):
+        read_zarr(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        array, _ = read_zarr(path, fill_missing=True)
+    assert array.shape == (64, 64) and any("missing" in str(w.message) for w in caught)
+    psf = tmp_path / "psf.tif"
+    tifffile.imwrite(psf, np.ones((3, 3), np.float32))
+    assert cli_main(["deblur", str(path), str(tmp_path / "out.zarr"), "--method", "wiener", "--psf", str(psf)]) == 2
