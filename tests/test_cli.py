@@ -159,3 +159,33 @@ def test_outputs_never_replace_inputs_or_files_without_overwrite(tmp_path, blurr
     assert "is a folder" in capsys.readouterr().err
     assert main(["blur", str(source), str(source), "--kind", "gaussian"]) == 2
     assert "is the input" in capsys.readouterr().err
+
+
+def test_bad_files_are_one_line_errors_before_any_work(tmp_path, capsys):
+    """Unreadable inputs, outputs a format cannot hold, unknown devices and non-model files: rc 2 and a message
+    naming the file and the fix, no traceback and no progress bar."""
+    import imageio.v3 as iio
+
+    good, psf = tmp_path / "img.tif", tmp_path / "psf.tif"
+    tifffile.imwrite(good, (np.random.default_rng(0).random((32, 32)) * 1000).astype(np.uint16))
+    tifffile.imwrite(psf, np.ones((1, 9), np.float32))  # a horizontal motion kernel: valid
+    (tmp_path / "text.png").write_text("not an image")
+    iio.imwrite(tmp_path / "full.png", np.zeros((64, 64), np.uint8))
+    (tmp_path / "truncated.png").write_bytes((tmp_path / "full.png").read_bytes()[:60])
+    (tmp_path / "pickle.safetensors").write_bytes(b"\x80\x04K\x01.")
+    wiener = ["--method", "wiener", "--psf", str(psf)]
+    cases = [
+        (["deblur", str(tmp_path / "text.png"), str(tmp_path / "a.tif"), *wiener], "Cannot read"),
+        (["deblur", str(tmp_path / "truncated.png"), str(tmp_path / "b.tif"), *wiener], "Cannot read"),
+        (["deblur", str(tmp_path), str(tmp_path / "c.tif"), *wiener], "is a folder, not an image"),
+        (["deblur", str(good), str(tmp_path / "d.jpg"), *wiener], ".jpg cannot hold uint16"),
+        (["deblur", str(good), str(tmp_path / "e"), *wiener], "has no extension"),
+        (["deblur", str(good), str(tmp_path / "f.tif"), *wiener, "--device", "gpu"], "Unknown device 'gpu'"),
+        (["deblur", str(good), str(tmp_path / "g.tif"), "--method", str(tmp_path / "pickle.safetensors")],
+         "not a readable .safetensors file"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and "tile/s" not in err, (argv, err)
+    assert main(["deblur", str(good), str(tmp_path / "h.tif"), *wiener]) == 0  # the (1, 9) PSF works

@@ -202,7 +202,7 @@ def _cmd_methods() -> int:
 
 
 def _cmd_deblur(args: argparse.Namespace) -> int:
-    from napari_deblur.io import read_image, read_psf, write_image
+    from napari_deblur.io import check_output_format, read_image, read_psf, write_image
     from napari_deblur.zarr_io import is_zarr
 
     params = _method_params(args, args.method)
@@ -211,6 +211,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     if is_zarr(args.input) or is_zarr(args.output):
         return _deblur_zarr(args, psf, params)
     image, file_axes = read_image(args.input)
+    check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     axes = _input_axes(args, image.shape, file_axes)
     steps = deblur_steps(
         image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
@@ -251,7 +252,7 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
     import dask.array as da
     from dask.diagnostics import ProgressBar
 
-    from napari_deblur.io import read_image, write_image
+    from napari_deblur.io import check_output_format, read_image, write_image
     from napari_deblur.restore.lazy import deblur_lazy
     from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
 
@@ -265,6 +266,8 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
     result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
                          tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
                          output_dtype="float32" if args.float32 else "same", **params)
+    if not is_zarr(args.output):
+        check_output_format(args.output, result.dtype)
     with ProgressBar():
         if is_zarr(args.output):
             write_zarr(result, args.output)
@@ -287,7 +290,7 @@ def _cmd_kinds() -> int:
 
 
 def _cmd_blur(args: argparse.Namespace) -> int:
-    from napari_deblur.io import read_image, write_image
+    from napari_deblur.io import check_output_format, read_image, write_image
     from napari_deblur.synth.degrade import stack_kernels
     from napari_deblur.synth.synthesize import blur_variants
 
@@ -297,6 +300,9 @@ def _cmd_blur(args: argparse.Namespace) -> int:
         if output:
             check_output(output, inputs, args.overwrite)
     image, file_axes = read_image(args.input)
+    check_output_format(args.output, image.dtype)
+    if args.kernel_out:
+        check_output_format(args.kernel_out, np.float32)
     axes = args.axes or file_axes
     if axes is None and image.ndim == 3 and image.shape[-1] in (3, 4) \
             and args.input.suffix.lower() not in {".tif", ".tiff"}:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import imageio.v3 as iio
 import numpy as np
@@ -22,15 +23,38 @@ TIFF_SUFFIXES = {".tif", ".tiff"}
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
     """Read an image; return the array and its axes string when the file records one (TIFF), else None."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an image file.")
     if not path.is_file():
         raise FileNotFoundError(f"No such image file: {path}")
-    if path.suffix.lower() in TIFF_SUFFIXES:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            data = series.asarray()
-            axes = _tiff_axes(series.axes, data.ndim)
-        return data, axes
-    return np.asarray(iio.imread(path)), None
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                data = series.asarray()
+                axes = _tiff_axes(series.axes, data.ndim)
+            return data, axes
+        return np.asarray(iio.imread(path)), None
+    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"Cannot read {path} as an image ({first_line}): is it a complete image file?") from None
+
+
+#: What the formats without a dtype of their own can hold (TIFF holds everything).
+FORMAT_DTYPES = {".png": ("uint8", "uint16"), ".jpg": ("uint8",), ".jpeg": ("uint8",), ".bmp": ("uint8",),
+                 ".gif": ("uint8",), ".webp": ("uint8",)}
+
+
+def check_output_format(path: str | os.PathLike, dtype: Any) -> None:
+    """Refuse, before any work, an output file whose format cannot hold ``dtype`` or that has no extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not suffix:
+        raise ValueError(f"The output {path} has no extension: add one (.tif keeps every dtype; .png, .jpg).")
+    allowed = FORMAT_DTYPES.get(suffix)
+    if allowed is not None and np.dtype(dtype).name not in allowed:
+        raise ValueError(f"{suffix} cannot hold {np.dtype(dtype).name} data (only {', '.join(allowed)}); write "
+                         ".tif, which keeps the data as it is.")
 
 
 def _tiff_axes(raw: str, ndim: int) -> str | None:
@@ -62,5 +86,11 @@ def read_psf(path: str | os.PathLike) -> np.ndarray:
     data = np.asarray(data, dtype=np.float32)
     if axes and axes.endswith("C") or (axes is None and data.ndim == 3 and data.shape[-1] in (3, 4)
                                         and Path(path).suffix.lower() not in TIFF_SUFFIXES):
-        data = data[..., :3].mean(axis=-1)
+        data = grey_psf(data)
     return data
+
+
+def grey_psf(colour: np.ndarray) -> np.ndarray:
+    """A colour PSF (..., 3 or 4) as one channel, the mean of R, G and B (alpha ignored): files and napari
+    layers alike, since the blur of a colour image is one kernel for every channel."""
+    return np.asarray(colour, dtype=np.float32)[..., :3].mean(axis=-1)

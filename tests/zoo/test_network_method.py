@@ -125,7 +125,7 @@ def test_a_model_file_path_is_a_method(tmp_path, blurred):
     tifffile.imwrite(tmp_path / "in.tif", blurred)
     assert cli_main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--method", str(elsewhere)]) == 0
     (tmp_path / "notes.safetensors").write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="not a napari-deblur model file"):
+    with pytest.raises(ValueError, match="not a readable .safetensors file"):
         nd.get_method(str(tmp_path / "notes.safetensors"))
     with pytest.raises(ValueError, match="Unknown method"):
         nd.get_method(str(tmp_path / "missing.safetensors"))

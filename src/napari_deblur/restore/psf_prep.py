@@ -21,7 +21,9 @@ def validate_psf(psf: object) -> np.ndarray:
     arr = np.asarray(psf)
     if arr.dtype.kind not in "uif":
         raise ValueError(f"The PSF must be a real-valued array; got dtype {arr.dtype}.")
-    arr = np.squeeze(arr.astype(np.float64))
+    arr = arr.astype(np.float64)
+    while arr.ndim > 2 and 1 in arr.shape:  # singleton axes go, but never below 2D: (1, 9) is a motion kernel
+        arr = np.squeeze(arr, axis=arr.shape.index(1))
     if arr.ndim not in (2, 3):
         raise ValueError(
             f"The PSF must be 2D (YX) or 3D (ZYX) after removing singleton axes; got shape {np.shape(psf)}."

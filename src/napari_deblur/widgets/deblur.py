@@ -12,6 +12,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 from superqt import QCollapsible
 
+from napari_deblur.io import grey_psf
 from napari_deblur.restore.engine import Progress, deblur_steps, drain, resolve_device
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.widgets._layers import looks_like_psf, preferred_image, preferred_psf
@@ -60,6 +61,12 @@ def check_image_layer(layer: Any, role: str = "image") -> None:
         kind = type(layer).__name__
         raise TypeError(f"The {role} layer {getattr(layer, 'name', layer)!r} is a {kind} layer; "
                         "choose an Image layer.")
+
+
+def layer_psf(layer: Any) -> np.ndarray:
+    """The PSF held by an image layer; an RGB layer's colours are averaged, as for a colour PSF file."""
+    check_image_layer(layer, "PSF")
+    return grey_psf(layer.data) if layer.rgb else np.asarray(layer.data)
 
 
 class DeblurWidget(DockForm):
@@ -207,8 +214,7 @@ class DeblurWidget(DockForm):
         if spec.needs_psf:
             if self.psf.value is None:
                 raise ValueError(f"Method {spec.name!r} needs a PSF layer; add one and select it as PSF.")
-            check_image_layer(self.psf.value, "PSF")
-            psf = np.asarray(self.psf.value.data)
+            psf = layer_psf(self.psf.value)
         return {
             "layer": layer, "method": spec.name, "psf": psf, "params": self.param_values(),
             "axes": self.axes.value.strip().upper() or None,
@@ -306,8 +312,7 @@ def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None
 
     check_image_layer(layer)
     if psf is not None and not isinstance(psf, np.ndarray):
-        check_image_layer(psf, "PSF")
-        psf = np.asarray(psf.data)
+        psf = layer_psf(psf)
     axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
     if is_dask(layer.data):  # stays lazy, as napari keeps the layer
         result = deblur_lazy(layer.data, method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs)

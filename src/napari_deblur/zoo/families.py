@@ -226,9 +226,12 @@ def model_path_method(name: str) -> MethodSpec | None:
     path = Path(name).expanduser()
     if path.suffix.lower() != ".safetensors" or not path.is_file():
         return None
-    card = _zoo_card(path)
-    if card is None:
-        raise ValueError(f"{path} is not a napari-deblur model file (it has no model card of a zoo family).")
+    from napari_deblur.zoo.weights import read_card
+
+    card = read_card(path)  # ValueError saying what is wrong with the file
+    if card.get("family") not in FAMILIES:
+        raise ValueError(f"{path} is a model of an unknown network {card.get('family')!r}; known networks: "
+                         f"{', '.join(sorted(FAMILIES))}.")
     return _model_file_method(name, path, card)
 
 

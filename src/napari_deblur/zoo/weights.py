@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 from platformdirs import user_data_dir
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -55,12 +55,23 @@ def find_weights(name_or_path: str) -> Path | None:
 
 
 def read_card(path: str | os.PathLike) -> dict[str, Any]:
-    """The model card stored in a ``.safetensors`` file's metadata."""
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    """The model card stored in a ``.safetensors`` file's metadata; ``ValueError`` for anything else (another
+    format renamed, a damaged file, a card that is not JSON or names no network)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{path} is not a readable .safetensors file ({err}).") from None
     if "card" not in meta:
         raise ValueError(f"{path} has no model card in its metadata; it was not saved by napari-deblur.")
-    return json.loads(meta["card"])
+    try:
+        card = json.loads(meta["card"])
+    except ValueError:
+        raise ValueError(f"{path}: its model card is not valid JSON.") from None
+    missing = {"family", "size"} - set(card) if isinstance(card, dict) else {"family", "size"}
+    if missing:
+        raise ValueError(f"{path}: its model card does not say the network's {' and '.join(sorted(missing))}.")
+    return card
 
 
 def save_model(module: nn.Module, path: str | os.PathLike, card: dict[str, Any], half: bool = False) -> Path:
@@ -103,10 +114,16 @@ def load_model(name_or_path: str | os.PathLike, *, trust: bool = False, device: 
         tensors = state["state_dict"]
     elif path.suffix.lower() == ".safetensors":
         card = read_card(path)
-        tensors = load_file(str(path))
+        try:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise ValueError(f"{path}: its weights cannot be read ({err}); the file is damaged.") from None
     else:
         raise ValueError(f"{path}: unknown model format {path.suffix!r}; use .safetensors.")
-    module = create(card["family"], card["size"], **card.get("config", {}))
+    try:
+        module = create(card["family"], card["size"], **card.get("config", {}))
+    except TypeError as err:  # a config key the network does not take (another version's card)
+        raise ValueError(f"{path}: its card's config does not fit the {card['family']} network ({err}).") from None
     broken = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
     if broken:  # a diverged or damaged training: it would turn every image into NaN
         raise ValueError(f"{path} holds NaN or infinite weights ({', '.join(broken[:3])}{', ...' * (len(broken) > 3)}"
