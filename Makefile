@@ -34,6 +34,7 @@ gui-demo: $(VENV)/.installed-all
 XVFB_APT := xvfb xauth libgl1-mesa-dri libegl1 libglx-mesa0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 \
 	libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0 libdbus-1-3 libfontconfig1
 test: $(VENV)/.installed-all
+	$(BIN)/ruff check src tests benchmarks weights docs
 	@if [ -n "$$DISPLAY" ]; then \
 		$(BIN)/python -m pytest; \
 	elif command -v xvfb-run >/dev/null 2>&1; then \
@@ -46,7 +47,7 @@ test: $(VENV)/.installed-all
 	fi
 
 lint: $(VENV)/.installed-all
-	$(BIN)/ruff check src tests benchmarks weights
+	$(BIN)/ruff check src tests benchmarks weights docs
 
 benchmarks: $(VENV)/.installed-all
 	$(BIN)/python benchmarks/quality.py
