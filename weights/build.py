@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -29,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "weights" / "recipes"
 SHARED = ROOT.parent / "shared" / "data"
 #: What each shipped model is for: the Deblur widget's drop-down and ``napari-deblur methods`` show it.
+#: Early models say so: their scores (weights/README.md) fall short of the targets.
 PURPOSES = {
-    "nafnet-small": "General deblurring: photographs and everyday images",
-    "nafnet-small-microscopy": "Fluorescence microscopy (widefield, confocal)",
+    "nafnet-small": "General deblurring of photos (early version: small gains)",
+    "nafnet-small-microscopy": "Fluorescence microscopy, widefield/confocal (early version)",
 }
 
 
@@ -94,18 +96,19 @@ def train(name: str) -> Path:
 
 def _training_facts(cfg) -> dict:
     """Steps, seconds and hardware of the run, from its event history (resumed sessions included)."""
-    seconds, last_step, devices = 0.0, 0, set()
+    seconds, last_step, devices, threads = 0.0, 0, set(), set()
     for line in (cfg.run_dir / "events.jsonl").read_text().splitlines():
         event = json.loads(line)
         if event["event"] == "started":
             last_step = event["step"]
             devices.add(event["device"])
+            threads.add(event.get("threads") or os.cpu_count())  # runs before "threads" was recorded: all cores
         elif event["event"] == "step" and event["samples_per_s"] > 0:
             seconds += (event["step"] - last_step) * cfg.batch / event["samples_per_s"]
             last_step = event["step"]
     cpu = platform.processor() or platform.machine()
     return {"seconds": round(seconds), "hardware": f"{', '.join(sorted(devices))} ({cpu}, "
-            f"{torch.get_num_threads()} threads, torch {torch.__version__})"}
+            f"{'/'.join(map(str, sorted(threads)))} torch threads, torch {torch.__version__})"}
 
 
 def _psnr(sharp: np.ndarray, x: np.ndarray) -> float:

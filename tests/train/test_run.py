@@ -21,7 +21,7 @@ from napari_deblur.zoo.weights import read_card
 
 #: The documented keys of every event (docs/training.md); events may carry no others.
 EVENT_KEYS = {
-    "started": {"step", "steps", "device", "run_dir"},
+    "started": {"step", "steps", "device", "threads", "run_dir"},
     "step": {"step", "loss", "lr", "samples_per_s"},
     "validation": {"step", "psnr", "ssim", "input_psnr", "preview"},
     "checkpoint": {"step", "path"},

@@ -137,7 +137,7 @@ class _Events(L.Callback):
         self.saved_step = trainer.global_step if self.ckpt.exists() else -1
         if trainer.is_global_zero:
             self.emit({"event": "started", "step": trainer.global_step, "steps": self.cfg.steps,
-                       "device": self.device, "run_dir": str(self.run_dir)})
+                       "device": self.device, "threads": torch.get_num_threads(), "run_dir": str(self.run_dir)})
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: RestorationModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
