@@ -131,7 +131,7 @@ def test_pickles_are_refused_and_mismatches_explained(tmp_path):
         load_model("nope")
 
 
-def test_named_models_are_found_in_the_user_folder(tmp_path, monkeypatch):
+def test_named_models_are_found_in_the_user_folder(tmp_path, monkeypatch, no_shipped_weights):
     monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
     model = create("nafnet", "small")
     save_model(model, tmp_path / "my-model.safetensors",

@@ -22,7 +22,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
 
 
-def test_every_family_is_a_network_method_with_size_weights_precision():
+def test_every_family_is_a_network_method_with_size_weights_precision(no_shipped_weights):
     networks = {s.name: s for s in nd.list_methods() if s.kind == "network"}
     assert set(networks) == {"srn", "msdf_unet", "swin_unet", "deblurgan", "nafnet"}
     for spec in networks.values():

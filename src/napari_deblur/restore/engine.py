@@ -194,13 +194,21 @@ def deblur_steps(
     return restore_dtype(out, arr.dtype, output_dtype)
 
 
+def _tile_usable(tile: int, overlap: int, align: int) -> bool:
+    """Whether tiles of this side advance by at least half an alignment step in tiling.plan_tiles' plan (which
+    rounds the side down to the alignment, caps the overlap at half a tile and keeps align - 1 to spare)."""
+    side = max(align, tile // align * align)
+    return side - min(overlap, side // 2) - (align - 1) >= max(1, align // 2)
+
+
 def _check_tiles(spec: MethodSpec, tile_size: int | None, overlap: int) -> None:
-    """A tile must hold both overlaps and one alignment step besides, or the plan degenerates into one-pixel
-    strides (hundreds of thousands of tiles, and NaN where no tile contributes)."""
+    """Refuse tiles that would barely advance: the plan would degenerate into one-pixel strides (hundreds of
+    thousands of tiles, and NaN where no tile contributes)."""
     if overlap < 0:
         raise ValueError(f"tile_overlap must be >= 0 pixels; got {overlap}.")
-    smallest = max(8, 2 * overlap + spec.tile_alignment)
-    if tile_size is not None and tile_size < smallest:
+    align = max(1, spec.tile_alignment)
+    if tile_size is not None and not _tile_usable(tile_size, overlap, align):
+        smallest = next(t for t in range(8, 1 << 16) if _tile_usable(t, overlap, align))
         raise ValueError(f"tile_size={tile_size} is too small for {spec.name} with an overlap of {overlap} pixels: "
                          f"use at least {smallest}, or leave it automatic.")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from magicgui.application import use_app
 from magicgui.widgets import Container
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QComboBox, QLabel, QLayout
 
 LAPTOP_SCREEN = (1366, 768)
@@ -23,6 +24,7 @@ class DockForm(Container):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(labels=True, scrollable=True, **kwargs)
+        self.native.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
 
     @property
     def native(self) -> Any:
@@ -49,6 +51,10 @@ class DockForm(Container):
         for combo in self.native.findChildren(QComboBox):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(COMBO_CHARS)
+        # magicgui fixes the scroll area's minimum width at each insertion, measured before napari's style and
+        # the narrowing above apply (685 px for the Deblur form): let the dock start from the form's size hint
+        # instead, and scroll sideways if the user makes it narrower than the form.
+        self.native.setMinimumWidth(0)
 
 
 def _collect_rows(form: Container, rows: list[Any]) -> None:
