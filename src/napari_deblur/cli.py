@@ -263,16 +263,20 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
         array, file_axes = read_image(args.input)
         image = da.from_array(array, chunks="auto")
         axes = _input_axes(args, array.shape, file_axes)
-    result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
-                         tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
-                         output_dtype="float32" if args.float32 else "same", **params)
-    if not is_zarr(args.output):
-        check_output_format(args.output, result.dtype)
-    with ProgressBar():
-        if is_zarr(args.output):
-            write_zarr(result, args.output)
-        else:
-            write_image(args.output, result.compute(), axes=axes)
+    try:  # chunks are read only from here on: a damaged one fails deep in dask
+        result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None,
+                             tile_size=args.tile_size, tile_overlap=args.tile_overlap, tile_batch=args.tile_batch,
+                             device=args.device, output_dtype="float32" if args.float32 else "same", **params)
+        if not is_zarr(args.output):
+            check_output_format(args.output, result.dtype)
+        with ProgressBar():
+            if is_zarr(args.output):
+                write_zarr(result, args.output)
+            else:
+                write_image(args.output, result.compute(), axes=axes)
+    except (RuntimeError, OSError) as err:
+        raise ValueError(f"Deblurring {args.input} failed while reading or computing its chunks ({err}); if a "
+                         "chunk of the store is damaged, restore it from a copy.") from None
     print(f"wrote {args.output} {result.shape} {result.dtype} (chunks {result.chunksize})")
     return 0
 

@@ -106,3 +106,17 @@ def test_missing_chunks_are_refused_unless_allowed(tmp_path):
     psf = tmp_path / "psf.tif"
     tifffile.imwrite(psf, np.ones((3, 3), np.float32))
     assert cli_main(["deblur", str(path), str(tmp_path / "out.zarr"), "--method", "wiener", "--psf", str(psf)]) == 2
+
+
+def test_a_damaged_chunk_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "damaged.zarr"
+    stored = zarr.open_array(str(path), mode="w", shape=(64, 64), chunks=(32, 32), dtype="uint16")
+    stored[:] = 7
+    chunk = next(p for p in path.rglob("*") if p.is_file() and p.name not in ("zarr.json", ".zarray", ".zattrs"))
+    chunk.write_bytes(b"garbage")
+    psf = tmp_path / "psf.tif"
+    tifffile.imwrite(psf, np.ones((3, 3), np.float32))
+    assert cli_main(["deblur", str(path), str(tmp_path / "out.zarr"), "--method", "wiener", "--psf", str(psf)]) == 2
+    err = capsys.readouterr().err
+    assert "chunk of the store is damaged" in err and "Traceback" not in err
+    assert not (tmp_path / "out.zarr").exists()
