@@ -12,7 +12,7 @@ from typing import Any
 
 from magicgui.application import use_app
 from magicgui.widgets import Container
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import QComboBox, QLabel, QLayout
 
 LAPTOP_SCREEN = (1366, 768)
@@ -25,6 +25,8 @@ class DockForm(Container):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(labels=True, scrollable=True, **kwargs)
         self.native.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._width_keeper = _MinimumWidthFromForm(self.native)
+        self.native.installEventFilter(self._width_keeper)
 
     @property
     def native(self) -> Any:
@@ -52,9 +54,23 @@ class DockForm(Container):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(COMBO_CHARS)
         # magicgui fixes the scroll area's minimum width at each insertion, measured before napari's style and
-        # the narrowing above apply (685 px for the Deblur form): let the dock start from the form's size hint
-        # instead, and scroll sideways if the user makes it narrower than the form.
+        # the narrowing above apply (685 px for the Deblur form); it is measured again when the dock shows.
         self.native.setMinimumWidth(0)
+        layout = self.form_layout
+        last = layout.itemAt(layout.count() - 1)
+        if last is not None and last.spacerItem() is None:
+            layout.addStretch(1)  # spare height goes below the form, not between its rows
+
+
+class _MinimumWidthFromForm(QObject):
+    """Sets a scroll area's minimum width to its form's, measured when shown (napari's style applied)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Show:
+            form = watched.widget()
+            bar = watched.verticalScrollBar().sizeHint().width()
+            watched.setMinimumWidth(form.minimumSizeHint().width() + bar + 2 * watched.frameWidth())
+        return False
 
 
 def _collect_rows(form: Container, rows: list[Any]) -> None:
