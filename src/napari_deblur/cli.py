@@ -307,10 +307,7 @@ def _cmd_blur(args: argparse.Namespace) -> int:
     check_output_format(args.output, image.dtype)
     if args.kernel_out:
         check_output_format(args.kernel_out, np.float32)
-    axes = args.axes or file_axes
-    if axes is None and image.ndim == 3 and image.shape[-1] in (3, 4) \
-            and args.input.suffix.lower() not in {".tif", ".tiff"}:
-        axes = "YXC"  # PNG/JPEG colour images are always channel-last
+    axes = _input_axes(args, image.shape, file_axes)
     depth = read_image(args.depth)[0] if args.depth else None
     kernel = read_image(args.kernel)[0] if args.kernel else None
     seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
