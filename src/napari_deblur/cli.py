@@ -212,7 +212,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
         return _deblur_zarr(args, psf, params)
     image, file_axes = read_image(args.input)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
-    axes = _input_axes(args, image.shape, file_axes)
+    axes = args.axes or file_axes
     steps = deblur_steps(
         image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
         tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
@@ -238,15 +238,6 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     return 0
 
 
-def _input_axes(args: argparse.Namespace, shape: tuple[int, ...], file_axes: str | None) -> str | None:
-    """``--axes``, else what the file says, else channel-last colour for 3D PNG/JPEG-like files."""
-    axes = args.axes or file_axes
-    if axes is None and len(shape) == 3 and shape[-1] in (3, 4) and args.input.suffix.lower() not in {".tif",
-                                                                                                       ".tiff"}:
-        axes = "YXC"  # PNG/JPEG colour images are always channel-last
-    return axes
-
-
 def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> int:
     """Zarr in or out: the lazy path, computed chunk by chunk (bounded memory) straight into the output."""
     import dask.array as da
@@ -262,7 +253,7 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
     else:
         array, file_axes = read_image(args.input)
         image = da.from_array(array, chunks="auto")
-        axes = _input_axes(args, array.shape, file_axes)
+        axes = args.axes or file_axes
     try:  # chunks are read only from here on: a damaged one fails deep in dask
         result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None,
                              tile_size=args.tile_size, tile_overlap=args.tile_overlap, tile_batch=args.tile_batch,
@@ -307,7 +298,7 @@ def _cmd_blur(args: argparse.Namespace) -> int:
     check_output_format(args.output, image.dtype)
     if args.kernel_out:
         check_output_format(args.kernel_out, np.float32)
-    axes = _input_axes(args, image.shape, file_axes)
+    axes = args.axes or file_axes
     depth = read_image(args.depth)[0] if args.depth else None
     kernel = read_image(args.kernel)[0] if args.kernel else None
     seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))

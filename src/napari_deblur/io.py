@@ -21,7 +21,8 @@ TIFF_SUFFIXES = {".tif", ".tiff"}
 
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
-    """Read an image; return the array and its axes string when the file records one (TIFF), else None."""
+    """Read an image; return the array and its axes string where the file says: a TIFF's own axes, YXC for a
+    colour image of a format that stores colour last (PNG, JPEG, ...), else None."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not an image file.")
@@ -34,7 +35,8 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
                 data = series.asarray()
                 axes = _tiff_axes(series.axes, data.ndim)
             return data, axes
-        return np.asarray(iio.imread(path)), None
+        data = np.asarray(iio.imread(path))
+        return data, "YXC" if data.ndim == 3 and data.shape[-1] in (3, 4) else None
     except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"Cannot read {path} as an image ({first_line}): is it a complete image file?") from None
@@ -84,8 +86,7 @@ def read_psf(path: str | os.PathLike) -> np.ndarray:
     """Read a PSF image (any format) as float32; colour PSFs are averaged to one channel."""
     data, axes = read_image(path)
     data = np.asarray(data, dtype=np.float32)
-    if axes and axes.endswith("C") or (axes is None and data.ndim == 3 and data.shape[-1] in (3, 4)
-                                        and Path(path).suffix.lower() not in TIFF_SUFFIXES):
+    if axes and axes.endswith("C"):
         data = grey_psf(data)
     return data
 

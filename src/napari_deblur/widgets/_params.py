@@ -7,7 +7,7 @@ import math
 import warnings
 from typing import Any
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget  # noqa: A004
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget
 from qtpy.QtWidgets import QDoubleSpinBox
 
 from napari_deblur.zoo.registry import Param

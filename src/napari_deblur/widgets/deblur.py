@@ -112,7 +112,6 @@ class DeblurWidget(DockForm):
         # The folded "Advanced" section sits right under the basic parameters (a plain Qt widget, since
         # magicgui has no collapsible container).
         self.form_layout.insertWidget(self.index(self._basic) + 1, self._advanced_box)
-        self.method_help.native.setWordWrap(True)
 
         self.method.changed.connect(self._on_method_changed)
         self.image.changed.connect(self._on_image_changed)

@@ -82,7 +82,6 @@ class SynthesizeBlurWidget(DockForm):
         layout = self.form_layout
         layout.insertWidget(self.index(self._basic) + 1, self._advanced_box)
         layout.insertWidget(self.index(self.kind_help) + 1, self.preview)
-        self.kind_help.native.setWordWrap(True)
 
         self.kind.changed.connect(self._on_kind_changed)
         self.image.changed.connect(self._on_image_changed)

@@ -161,8 +161,6 @@ class TrainWidget(DockForm):
         # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
         layout.insertWidget(self.index(self.patch) + 1, self._advanced_box)
         layout.addWidget(self.plot)
-        for label in (self.blur_help, self.status):
-            label.native.setWordWrap(True)
 
         self._timer = QTimer(self.native)
         self._timer.setInterval(POLL_MS)
