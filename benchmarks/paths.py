@@ -49,14 +49,15 @@ def _timed(fn, repeats: int = 2) -> float:
 def run_path(family: str, path: str, side: int) -> dict:
     """Seconds for one ``side`` x ``side`` image through ``family`` along ``path`` (in this process)."""
     import napari_deblur as nd
-    from napari_deblur.zoo.families import create
+    from napari_deblur.zoo.family import create
 
     torch.manual_seed(0)
     image = np.random.default_rng(0).random((side, side), dtype=np.float32)
     if path == "engine":
         # Built once, as the widget's repeated runs and the lazy path's workers do: the engine's own work
         # (intensity mapping, tiling, blending) is what is measured, not creating the network.
-        from napari_deblur.restore.engine import deblur_steps, drain, resolve_device
+        from napari_deblur.hardware import resolve_device
+        from napari_deblur.restore.engine import deblur_steps, drain
 
         spec = nd.get_method(family)
         restorer = spec.build(psf=None, device=resolve_device("auto"), **spec.resolve_params({"weights": "random"}))
@@ -95,9 +96,9 @@ def measure(family: str, path: str, side: int) -> dict:
 
 
 def main() -> None:
+    from napari_deblur.hardware import cpu_has_native_bf16
+    from napari_deblur.restore.methods import list_methods
     from napari_deblur.zoo import FAMILIES
-    from napari_deblur.zoo.families import _cpu_has_native_bf16
-    from napari_deblur.zoo.registry import list_methods
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
@@ -109,7 +110,7 @@ def main() -> None:
         print(json.dumps(run_path(args.one[0], args.one[1], int(args.one[2]))))
         return
     list_methods()
-    native = _cpu_has_native_bf16()
+    native = cpu_has_native_bf16()
     engine_path = "bf16 CL" if native else "fp32 CL"
     mp = args.side**2 / 1e6
     lines = ["| family (small) | " + " | ".join(f"{p} s/MP" for p in PATHS) + " | compile time (s) | fastest | "

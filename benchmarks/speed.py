@@ -120,13 +120,13 @@ def measure(*args: str | int) -> dict:
 
 def zoo_main() -> None:
 
+    from napari_deblur.hardware import cpu_has_native_bf16
+    from napari_deblur.restore.methods import list_methods
     from napari_deblur.zoo import FAMILIES, create
     from napari_deblur.zoo.blocks import conv_macs, count_parameters
-    from napari_deblur.zoo.families import _cpu_has_native_bf16
-    from napari_deblur.zoo.registry import list_methods
 
     list_methods()
-    precisions = ["float32"] + (["bfloat16"] if _cpu_has_native_bf16() else [])
+    precisions = ["float32"] + (["bfloat16"] if cpu_has_native_bf16() else [])
     lines = ["| model | size | parameters | GMACs at 256² | precision | s / MP (1024² via deblur) | "
              "peak RSS (MB) |", "|---|---|---|---|---|---|---|"]
     for name in sorted(FAMILIES):

@@ -52,13 +52,14 @@ class _Timer(L.Callback):
 
 def measure(cfg, pool: list[dict]) -> float:
     """Samples per second of ``cfg``'s module over the timed steps."""
-    from napari_deblur.train.module import GAN_FAMILIES, make_module
+    from napari_deblur.train.module import make_module
+    from napari_deblur.zoo import FAMILIES
 
     timer = _Timer()
     trainer = L.Trainer(accelerator="cpu", devices=1, precision="32-true", max_steps=WARMUP + STEPS,
                         limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
-                        gradient_clip_val=None if cfg.model in GAN_FAMILIES else 1.0)
+                        gradient_clip_val=None if FAMILIES[cfg.model].is_gan else 1.0)
     loader = DataLoader(_Pool(pool, (WARMUP + STEPS) * BATCH), batch_size=BATCH)
     trainer.fit(make_module(cfg), loader)
     return STEPS * BATCH / (timer.end - timer.start)
@@ -70,10 +71,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    from napari_deblur.restore.methods import list_methods
     from napari_deblur.train import TrainConfig
     from napari_deblur.train.data import loader_throughput, make_datasets
-    from napari_deblur.zoo.families import FAMILIES, create
-    from napari_deblur.zoo.registry import list_methods
+    from napari_deblur.zoo.family import FAMILIES, create
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|val_dataloader|LeafSpec|treespec).*")

@@ -92,7 +92,7 @@ def train_screenshot() -> None:
     widget.source.value = "procedural scenes"
     widget.scenes.value = "dead_leaves"
     widget.blur.value = "camera_shake"
-    widget._blur_basic["size"].value = 15
+    widget.blur_panel.basic["size"].value = 15
     widget.model.value, widget.size.value = "nafnet", "small"
     widget.steps.value, widget.batch.value, widget.patch.value = 300, 4, 64
     widget.val_every.value = 50

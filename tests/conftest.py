@@ -77,7 +77,8 @@ class _LinearConv:
 @pytest.fixture
 def identity_method():
     """Register a blind test method (linear, finite support, size multiple 8) for the duration of a test."""
-    from napari_deblur.zoo.registry import MethodSpec, Param, register, unregister
+    from napari_deblur.params import Param
+    from napari_deblur.restore.methods import MethodSpec, register, unregister
 
     spec = register(MethodSpec(
         name="test_linear",

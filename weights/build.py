@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_deblur.train.events import Started, Step, read_events, to_dict
+from napari_deblur.train.process import EVENTS_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "weights" / "recipes"
 SHARED = ROOT.parent / "shared" / "data"
@@ -81,11 +84,11 @@ def train(name: str) -> Path:
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state_file(name), ckpt)
         print(f"restored the committed resume state into {ckpt}")
-    events = cfg.run_dir / "events.jsonl"
+    events = cfg.run_dir / EVENTS_FILE
 
-    def show(event: dict) -> None:
-        if event["event"] in ("validation", "checkpoint", "stopped", "finished", "error"):
-            print(json.dumps(event), flush=True)
+    def show(event) -> None:
+        if not isinstance(event, Started | Step):
+            print(json.dumps(to_dict(event)), flush=True)
 
     path = run_training(cfg, resume=ckpt.exists(), on_event=show)
     if path.suffix == ".ckpt":  # stopped gracefully: keep the state for the next session
@@ -97,15 +100,14 @@ def train(name: str) -> Path:
 def _training_facts(cfg) -> dict:
     """Steps, seconds and hardware of the run, from its event history (resumed sessions included)."""
     seconds, last_step, devices, threads = 0.0, 0, set(), set()
-    for line in (cfg.run_dir / "events.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event["event"] == "started":
-            last_step = event["step"]
-            devices.add(event["device"])
-            threads.add(event.get("threads") or os.cpu_count())  # runs before "threads" was recorded: all cores
-        elif event["event"] == "step" and event["samples_per_s"] > 0:
-            seconds += (event["step"] - last_step) * cfg.batch / event["samples_per_s"]
-            last_step = event["step"]
+    for event in read_events(cfg.run_dir / EVENTS_FILE):
+        if isinstance(event, Started):
+            last_step = event.step
+            devices.add(event.device)
+            threads.add(event.threads or os.cpu_count())  # runs before "threads" was recorded: all cores
+        elif isinstance(event, Step) and event.samples_per_s > 0:
+            seconds += (event.step - last_step) * cfg.batch / event.samples_per_s
+            last_step = event.step
     cpu = platform.processor() or platform.machine()
     return {"seconds": round(seconds), "hardware": f"{', '.join(sorted(devices))} ({cpu}, "
             f"{'/'.join(map(str, sorted(threads)))} torch threads, torch {torch.__version__})"}

@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
+from napari_deblur.params import Param
+from napari_deblur.restore import classical  # noqa: F401 - registers Wiener and Richardson-Lucy
 from napari_deblur.restore.engine import Progress, deblur_steps
 from napari_deblur.restore.engine import deblur as _deblur
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
+from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
 from napari_deblur.synth.kinds import list_kinds, make_kernel
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
-from napari_deblur.zoo.registry import MethodSpec, Param, get_method, list_methods
 from napari_deblur.zoo.weights import load_model
 
 __version__ = "0.1.0"

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
+from napari_deblur.params import Param
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
+from napari_deblur.restore.methods import get_method, list_methods
 from napari_deblur.synth.kinds import get_kind, list_kinds
-from napari_deblur.zoo.registry import Param, get_method, list_methods
+from napari_deblur.train.events import Checkpoint, Event, Finished, Started, Step, Stopped, Validation, event_printer
 
 if TYPE_CHECKING:
     from napari_deblur.train.config import TrainConfig
@@ -357,7 +359,7 @@ TRAIN_HELP = {
     "loss": "Pixel loss: l1, charbonnier or psnr.",
     "device": "auto, cpu, cuda or mps.",
     "devices": "GPUs to train on (DDP when more than one).",
-    "precision": "auto (bf16-mixed on GPUs that support it, else 32-true), 32-true, bf16-mixed or 16-mixed.",
+    "precision": "auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or float16 (mixed).",
     "val_every": "Validate (and write a preview) every N steps.",
     "checkpoint_every": "Save the run folder's last.ckpt every N steps.",
     "workers": "Data-loading worker processes.",
@@ -410,30 +412,27 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     return cfg.replace(blur_params={**cfg.blur_params, **blur}) if blur else cfg
 
 
-def _print_event(event: dict) -> None:
+def _print_event(event: Event) -> None:
     """One human-readable line per training event."""
-    kind = event["event"]
-    if kind == "started":
-        text = f"training from step {event['step']} of {event['steps']} on {event['device']} ({event['run_dir']})"
-    elif kind == "step":
-        text = (f"step {event['step']}: loss {event['loss']:.4g}, lr {event['lr']:.3g}, "
-                f"{event['samples_per_s']:.1f} samples/s")
-    elif kind == "validation":
-        text = (f"validation at step {event['step']}: PSNR {event['psnr']:.2f} dB (input {event['input_psnr']:.2f} "
-                f"dB), SSIM {event['ssim']:.3f}")
-    elif kind == "checkpoint":
-        text = f"checkpoint at step {event['step']}: {event['path']}"
-    elif kind == "stopped":
-        text = f"stopped at step {event['step']}; resume with --resume (checkpoint {event['checkpoint']})"
-    elif kind == "finished":
-        text = f"finished at step {event['step']}: model saved to {event['model']} (PSNR {event['psnr']:.2f} dB)"
+    if isinstance(event, Started):
+        text = f"training from step {event.step} of {event.steps} on {event.device} ({event.run_dir})"
+    elif isinstance(event, Step):
+        text = f"step {event.step}: loss {event.loss:.4g}, lr {event.lr:.3g}, {event.samples_per_s:.1f} samples/s"
+    elif isinstance(event, Validation):
+        text = (f"validation at step {event.step}: PSNR {event.psnr:.2f} dB (input {event.input_psnr:.2f} dB), "
+                f"SSIM {event.ssim:.3f}")
+    elif isinstance(event, Checkpoint):
+        text = f"checkpoint at step {event.step}: {event.path}"
+    elif isinstance(event, Stopped):
+        text = f"stopped at step {event.step}; resume with --resume (checkpoint {event.checkpoint})"
+    elif isinstance(event, Finished):
+        text = f"finished at step {event.step}: model saved to {event.model} (PSNR {event.psnr:.2f} dB)"
     else:
         return  # errors are reported by main() on stderr
     print(text, flush=True)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from napari_deblur.train.__main__ import event_printer
     from napari_deblur.train.run import train
 
     cfg = _train_config(args)

@@ -21,8 +21,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from napari_deblur.io import write_image
 from napari_deblur.restore.engine import deblur
+from napari_deblur.restore.methods import get_method
 from napari_deblur.synth.kernels import camera_shake
-from napari_deblur.zoo.registry import get_method
 
 DEFAULT_METHOD = "nafnet"
 ANCHOR = ("richardson_lucy", {"tv_weight": 0.002})

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio as psnr
 
 import napari_deblur as nd
-from napari_deblur.restore import engine
+from napari_deblur import hardware
+from napari_deblur.restore import engine, tile_plan
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
@@ -183,7 +184,7 @@ def test_closing_the_generator_cancels(blurred, identity_method, monkeypatch):
             calls.append(done)
             yield done
 
-    monkeypatch.setattr(engine, "BATCH_PIXELS", 64 * 64)  # one tile per batch
+    monkeypatch.setattr(tile_plan, "BATCH_PIXELS", 64 * 64)  # one tile per batch
     monkeypatch.setattr(engine, "run_tiled", counting)
     steps = nd.deblur_steps(blurred, identity_method.name, tile_size=64, tile_overlap=16)
     assert next(steps).total == 1  # preparing
@@ -195,17 +196,17 @@ def test_closing_the_generator_cancels(blurred, identity_method, monkeypatch):
 
 
 def test_device_resolution():
-    assert engine.resolve_device("auto").type in {"cpu", "cuda", "mps"}
-    assert engine.resolve_device("cpu") == torch.device("cpu")
+    assert hardware.resolve_device("auto").type in {"cpu", "cuda", "mps"}
+    assert hardware.resolve_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():
-        assert engine.resolve_device("auto").type != "cuda"
+        assert hardware.resolve_device("auto").type != "cuda"
         with pytest.raises(ValueError, match="CUDA is not available"):
-            engine.resolve_device("cuda")
+            hardware.resolve_device("cuda")
 
 
 def test_out_of_memory_halves_tiles_then_falls_back_to_cpu(blurred, monkeypatch):
     """On an accelerator, OOM retries with smaller tiles and finally on the CPU, with warnings."""
-    from napari_deblur.zoo.registry import MethodSpec, register, unregister
+    from napari_deblur.restore.methods import MethodSpec, register, unregister
 
     class GreedyOnAccelerator:
         spatial_ndim, receptive_field = 2, 1
@@ -258,18 +259,18 @@ class _Hungry:
 
 def test_tiles_shrink_to_the_free_memory_and_gpus_batch_what_fits(monkeypatch):
     budget = {"bytes": 10**12}
-    monkeypatch.setattr(engine, "memory_budget", lambda device: budget["bytes"])
+    monkeypatch.setattr(tile_plan, "memory_budget", lambda device: budget["bytes"])
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     shape = (4096, 4096)
-    assert engine.plan_batches(_Hungry(), cpu, shape, 1024, False, None) == (1024, 1)
-    assert engine.plan_batches(_Hungry(), gpu, shape, 1024, False, None) == (1024, 16)  # plenty of memory
+    assert tile_plan.plan_batches(_Hungry(), cpu, shape, 1024, False, None) == (1024, 1)
+    assert tile_plan.plan_batches(_Hungry(), gpu, shape, 1024, False, None) == (1024, 16)  # plenty of memory
     budget["bytes"] = 3 * 1000 * (1024 + 32) ** 2
-    assert engine.plan_batches(_Hungry(), gpu, shape, 1024, False, None) == (1024, 3)
+    assert tile_plan.plan_batches(_Hungry(), gpu, shape, 1024, False, None) == (1024, 3)
     budget["bytes"] = 1000 * 600**2  # not even one 1024 window: halve until one fits
-    assert engine.plan_batches(_Hungry(), cpu, shape, 1024, False, None) == (512, 4)
-    assert engine.plan_batches(_Hungry(), cpu, shape, 1024, True, None)[0] == 1024  # the user's tile stays
-    assert engine.plan_batches(_Hungry(), gpu, shape, 1024, False, 5) == (512, 5)  # and the user's batch
-    assert engine.plan_batches(object(), gpu, shape, None, False, None) == (None, 1)  # classical: whole image
+    assert tile_plan.plan_batches(_Hungry(), cpu, shape, 1024, False, None) == (512, 4)
+    assert tile_plan.plan_batches(_Hungry(), cpu, shape, 1024, True, None)[0] == 1024  # the user's tile stays
+    assert tile_plan.plan_batches(_Hungry(), gpu, shape, 1024, False, 5) == (512, 5)  # and the user's batch
+    assert tile_plan.plan_batches(object(), gpu, shape, None, False, None) == (None, 1)  # classical: whole image
 
 
 def test_tile_batch_is_validated(blurred, motion_kernel):

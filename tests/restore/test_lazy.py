@@ -10,7 +10,7 @@ import torch
 
 import napari_deblur as nd
 from napari_deblur.restore import lazy
-from napari_deblur.zoo.families import FAMILIES, create
+from napari_deblur.zoo.family import FAMILIES, create
 from napari_deblur.zoo.weights import save_model
 
 

@@ -6,6 +6,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import tifffile
+import torch
 import zarr
 
 import napari_deblur as nd
@@ -78,7 +79,12 @@ def test_local_cluster_with_two_workers_builds_the_method_once_per_worker(stack)
     distributed = pytest.importorskip("distributed")
     psf = np.ones((5, 5)) / 25
     lazy_in = da.from_array(stack, chunks=(1, 128, 160))
-    expected = nd.deblur(lazy_in, "richardson_lucy", psf=psf, axes="TYX", iterations=3).compute(scheduler="sync")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the worker processes: FFTs then sum in the same order
+    try:
+        expected = nd.deblur(lazy_in, "richardson_lucy", psf=psf, axes="TYX", iterations=3).compute(scheduler="sync")
+    finally:
+        torch.set_num_threads(threads)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as cluster, distributed.Client(cluster) as client:
         result = nd.deblur(lazy_in, "richardson_lucy", psf=psf, axes="TYX", iterations=3)

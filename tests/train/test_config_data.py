@@ -427,7 +427,7 @@ def test_training_and_inference_normalize_alike(tmp_path, dtype):
 
 
 def test_init_must_be_a_model_of_the_same_family(tmp_path):
-    from napari_deblur.zoo.families import create
+    from napari_deblur.zoo.family import create
     from napari_deblur.zoo.weights import save_model
 
     path = save_model(create("srn", "small"), tmp_path / "srn.safetensors", {"family": "srn", "size": "small",

@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 import napari_deblur as nd
 from napari_deblur.cli import main as cli_main
 from napari_deblur.train import TrainConfig, TrainingProcess, train
+from napari_deblur.train.events import to_dict
 from napari_deblur.zoo.weights import read_card
 
 #: The documented keys of every event (docs/training.md); events may carry no others.
@@ -60,6 +61,11 @@ def tiny(tmp_path, **changes) -> TrainConfig:
     return TrainConfig(**{**settings, **changes})
 
 
+def record(events: list) -> object:
+    """An ``on_event`` callback keeping each event as its JSON object (the documented form checked here)."""
+    return lambda event: events.append(to_dict(event))
+
+
 def check_event(event: dict) -> None:
     assert event["event"] in EVENT_KEYS, event
     keys, required = set(event) - {"event"}, EVENT_KEYS[event["event"]]
@@ -80,7 +86,7 @@ def test_training_improves_psnr_and_the_model_deblurs_by_name(tmp_path, model_di
                       patch=64, batch=4, steps=400, lr=4e-3, loss="charbonnier", fft_weight=0.0, val_size=4,
                       val_every=400, checkpoint_every=1000, workers=0)
     events = []
-    path = train(cfg, on_event=events.append)
+    path = train(cfg, on_event=record(events))
     assert path == (model_dir / "leaves.safetensors").resolve()
     validation = [e for e in events if e["event"] == "validation"][-1]
     gain = validation["psnr"] - validation["input_psnr"]
@@ -127,7 +133,7 @@ def test_preview_on_a_user_image(tmp_path):
     rgb = (np.random.default_rng(1).random((40, 50, 3)) * 255).astype(np.uint8)
     iio.imwrite(tmp_path / "mine.png", rgb)
     events = []
-    train(tiny(tmp_path, steps=3, preview_image=str(tmp_path / "mine.png")), on_event=events.append)
+    train(tiny(tmp_path, steps=3, preview_image=str(tmp_path / "mine.png")), on_event=record(events))
     validation = [e for e in events if e["event"] == "validation"]
     assert validation
     for event in validation:
@@ -160,7 +166,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert saved >= seen
 
     events = []
-    path = train(cfg, resume=True, on_event=events.append)
+    path = train(cfg, resume=True, on_event=record(events))
     started = events[0]
     assert started["event"] == "started" and started["step"] == saved
     first_step = next(e["step"] for e in events if e["event"] == "step")
@@ -180,7 +186,7 @@ def test_graceful_stop_keeps_a_checkpoint(tmp_path, how):
     events: list[dict] = []
     deadline = time.monotonic() + 120
     while not any(e["event"] == "step" and e["step"] >= 3 for e in events) and time.monotonic() < deadline:
-        events += process.poll()
+        events += map(to_dict, process.poll())
         time.sleep(0.1)
     assert process.running, events
     if how == "stop_file":
@@ -188,7 +194,7 @@ def test_graceful_stop_keeps_a_checkpoint(tmp_path, how):
     else:
         os.kill(process.pid, signal.SIGTERM)
     assert process.wait(60) == 0
-    events += process.poll()
+    events += map(to_dict, process.poll())
     for event in events:
         check_event(event)
     stopped = events[-1]
@@ -219,7 +225,7 @@ def test_gan_trains_both_stages_and_saves_the_ema_generator(tmp_path, monkeypatc
     cfg = tiny(tmp_path, model="deblurgan", steps=8, gan_pretrain=0.5, val_every=8, checkpoint_every=100,
                vgg_weights=str(vgg))
     events = []
-    path = train(cfg, on_event=events.append)
+    path = train(cfg, on_event=record(events))
     module, disc_before = modules[0]
     assert module.perceptual is not None
     # One global step per batch although each adversarial step updates two networks.
@@ -248,7 +254,7 @@ def test_bad_config_fails_before_training(tmp_path, change, message):
     cfg = tiny(tmp_path, **change)
     events = []
     with pytest.raises(ValueError, match=message):
-        train(cfg, on_event=events.append)
+        train(cfg, on_event=record(events))
     assert [e["event"] for e in events] == ["error"] and message in events[0]["message"]
     check_event(events[0])
     assert not (tmp_path / "out").exists()  # nothing was written

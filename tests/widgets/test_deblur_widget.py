@@ -28,7 +28,7 @@ def test_widget_runs_richardson_lucy_and_adds_layer(viewer_with_data, sharp):
     widget.image.value = viewer.layers["blurry"]
     widget.method.value = "richardson_lucy"
     widget.psf.value = viewer.layers["psf"]
-    widget._basic["iterations"].value = 15
+    widget.params.basic["iterations"].value = 15
     widget.run()
 
     name = "blurry deblurred (richardson_lucy)"
@@ -89,10 +89,10 @@ def test_method_fields_come_from_registry(make_napari_viewer):
     widget.method.value = "wiener"
     assert set(widget.param_values()) == {"balance", "regularizer", "psf_scale", "psf_scale_z", "psf_centering"}
     assert not widget.psf.native.isHidden()
-    assert widget._basic["balance"].native.text() == "0.0100"  # the decimals the value needs, not 0.010000
+    assert widget.params.basic["balance"].native.text() == "0.0100"  # the decimals the value needs, not 0.010000
     widget.method.value = "richardson_lucy"
     assert "iterations" in widget.param_values() and "balance" not in widget.param_values()
-    tv = widget._basic["tv_weight"]
+    tv = widget.params.basic["tv_weight"]
     tv.value = 0.0
     assert tv.native.text() == "off" and widget.param_values()["tv_weight"] == 0.0  # 0 says what it means
     tv.value = 0.002
@@ -111,12 +111,12 @@ def test_blind_method_hides_psf_and_appears_without_widget_code(make_napari_view
 def test_settings_persist_between_sessions(viewer_with_data, make_napari_viewer):
     widget = DeblurWidget(viewer_with_data)
     widget.method.value = "wiener"
-    widget._basic["balance"].value = 0.0042
+    widget.params.basic["balance"].value = 0.0042
     widget.psf.value = viewer_with_data.layers["psf"]
     widget.run()
     again = DeblurWidget(make_napari_viewer())
     assert again.method.value == "wiener"
-    assert again._basic["balance"].value == pytest.approx(0.0042)
+    assert again.params.basic["balance"].value == pytest.approx(0.0042)
 
 
 def test_missing_psf_reports_error_and_keeps_running(viewer_with_data):
@@ -161,7 +161,7 @@ def test_threaded_run_and_cancel(viewer_with_data, qtbot, monkeypatch):
     big = viewer.add_image(np.random.default_rng(0).random((1024, 1024), dtype=np.float32), name="big")
     widget.image.value = big
     widget.method.value = "richardson_lucy"
-    widget._basic["iterations"].value = 100
+    widget.params.basic["iterations"].value = 100
     widget.tile_size.value = 128
     widget.run()
     qtbot.waitUntil(lambda: widget.progress.value > 0, timeout=30000)
@@ -172,7 +172,7 @@ def test_threaded_run_and_cancel(viewer_with_data, qtbot, monkeypatch):
 
 
 def _save_model(folder, name, family, purpose):
-    from napari_deblur.zoo.families import create
+    from napari_deblur.zoo.family import create
     from napari_deblur.zoo.weights import save_model
 
     card = {"family": family, "size": "small", "config": {}, "purpose": purpose}
@@ -194,7 +194,7 @@ def test_untrained_network_is_marked_and_models_are_offered_by_name(make_napari_
     _save_model(tmp_path / "models", "my-srn", "srn", "Deblurs my confocal stacks")
     widget.method.value = "wiener"
     widget.method.value = "srn"
-    weights = widget._advanced["weights"]
+    weights = widget.params.advanced["weights"]
     assert isinstance(weights, ComboBox)
     assert "my-srn" in weights.choices
     assert "my-srn: Deblurs my confocal stacks" in [weights.native.itemText(i) for i in range(weights.native.count())]

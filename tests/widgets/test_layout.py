@@ -8,6 +8,7 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from qtpy.QtWidgets import QApplication, QScrollArea  # noqa: E402
+from superqt import QCollapsible  # noqa: E402
 
 from napari_deblur.widgets._layout import LAPTOP_SCREEN  # noqa: E402
 from napari_deblur.widgets.deblur import DeblurWidget  # noqa: E402
@@ -25,7 +26,7 @@ def test_dock_fits_a_laptop_screen(make_napari_viewer, widget_class):
     window.resize(*LAPTOP_SCREEN)
     widget = widget_class(viewer)
     dock = viewer.window.add_dock_widget(widget, area="right")
-    for box in widget.native.findChildren(type(widget._advanced_box)):
+    for box in widget.native.findChildren(QCollapsible):
         box.expand(animate=False)  # the Advanced section open: the tallest form
     for _ in range(3):  # the dock settles its width over a few layout passes
         QApplication.processEvents()

@@ -35,6 +35,6 @@ def test_widget_opens_with_bad_settings(make_napari_viewer, name, content):
         widget = WIDGETS[name](make_napari_viewer())
     if name == "deblur_widget":
         widget.method.value = "wiener"
-        assert widget.tile_size.value == 0 and widget._basic["balance"].value == pytest.approx(0.01)
+        assert widget.tile_size.value == 0 and widget.params.basic["balance"].value == pytest.approx(0.01)
     if name == "train_widget":
         assert widget.steps.value >= 1 and widget.lr.value <= 1

@@ -27,7 +27,7 @@ def test_apply_adds_blurred_and_kernel_layers_with_metadata(viewer_with_sharp, s
     widget = SynthesizeBlurWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.kind.value = "linear_motion"
-    widget._basic["length"].value = 9.0
+    widget.params.basic["length"].value = 9.0
     widget.seed.value = 5
     widget.noise.value = 0.02
     widget.apply()
@@ -55,7 +55,7 @@ def test_preview_follows_fields_and_new_seed(viewer_with_sharp):
     widget.roll_seed()
     assert not np.array_equal(first, widget.current_kernel())
     widget.kind.value = "defocus"
-    widget._basic["radius"].value = 3.0
+    widget.params.basic["radius"].value = 3.0
     np.testing.assert_allclose(widget.current_kernel(), nd.make_kernel("defocus", radius=3.0))
     assert "disk" in widget.kind_help.value.lower()
     widget.kind.value = "custom"

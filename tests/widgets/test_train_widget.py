@@ -11,6 +11,7 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
+from napari_deblur.train.events import Error  # noqa: E402
 from napari_deblur.widgets import train as train_widget  # noqa: E402
 from napari_deblur.widgets.deblur import DeblurWidget  # noqa: E402
 from napari_deblur.widgets.train import SOURCES, TrainWidget  # noqa: E402
@@ -125,7 +126,7 @@ def test_bad_config_shows_error_and_starts_nothing(make_napari_viewer, tmp_path,
 
 def test_error_event_is_reported(make_napari_viewer):
     widget = TrainWidget(make_napari_viewer())
-    widget.handle_event({"event": "error", "message": "CUDA out of memory"})
+    widget.handle_event(Error("CUDA out of memory"))
     assert widget.status.value == "Error: CUDA out of memory"
 
 
@@ -143,7 +144,7 @@ def test_data_source_switching_shows_the_right_fields(make_napari_viewer):
     for source, visible in shown.items():
         widget.source.value = source
         assert {f for f in fields if not getattr(widget, f).native.isHidden()} == visible, source
-        assert widget._blur_basic.native.isHidden() == ("blur" not in visible)
+        assert widget.blur_panel.basic.native.isHidden() == ("blur" not in visible)
 
 
 def test_blur_kind_fields_model_list_and_name(make_napari_viewer):
@@ -190,13 +191,13 @@ def test_settings_persist_between_sessions(make_napari_viewer, tmp_path):
     widget.sharp_folder.value = tmp_path
     widget.model.value, widget.steps.value, widget.lr.value = "srn", 1234, 0.0005
     widget.blur.value = "defocus"
-    widget._blur_basic["radius"].value = 7.5
+    widget.blur_panel.basic["radius"].value = 7.5
     widget._save()
     again = TrainWidget(make_napari_viewer())
     assert again.source.value == "sharp folder + synthetic blur"
     assert again.sharp_folder.value == tmp_path
     assert (again.model.value, again.steps.value, again.lr.value) == ("srn", 1234, pytest.approx(0.0005))
-    assert again.blur.value == "defocus" and again._blur_basic["radius"].value == 7.5
+    assert again.blur.value == "defocus" and again.blur_panel.basic["radius"].value == 7.5
 
 
 def test_device_label(monkeypatch):

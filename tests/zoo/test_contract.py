@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import napari_deblur as nd
+from napari_deblur.restore.methods import list_methods
 from napari_deblur.zoo import FAMILIES, create, load_model, save_model
 from napari_deblur.zoo.blocks import count_parameters
-from napari_deblur.zoo.registry import list_methods
 
 list_methods()  # registers the built-in families
 NAMES = sorted(FAMILIES)

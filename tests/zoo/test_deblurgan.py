@@ -98,7 +98,7 @@ def test_sizes_base_is_the_paper_generator_and_small_fits_a_cpu():
 
 
 def test_registered_class_is_the_generator():
-    from napari_deblur.zoo.families import FAMILIES
+    from napari_deblur.zoo.family import FAMILIES
 
     assert FAMILIES["deblurgan"].cls is deblurgan.DeblurGANGenerator
 

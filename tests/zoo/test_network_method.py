@@ -9,10 +9,10 @@ import torch
 
 import napari_deblur as nd
 from napari_deblur.cli import main as cli_main
-from napari_deblur.restore.engine import resolve_device
+from napari_deblur.hardware import cpu_has_native_bf16, inference_dtype, resolve_device
+from napari_deblur.restore.network import NetworkRestorer
 from napari_deblur.restore.tiling import plan_tiles
 from napari_deblur.zoo import FAMILIES, create
-from napari_deblur.zoo.families import NetworkRestorer, _cpu_has_native_bf16, resolve_precision
 
 nd.list_methods()
 NAMES = sorted(FAMILIES)
@@ -33,11 +33,11 @@ def test_every_family_is_a_network_method_with_size_weights_precision(no_shipped
 
 def test_precision_resolution():
     cpu = torch.device("cpu")
-    assert resolve_precision("float32", cpu) == torch.float32
-    assert resolve_precision("bfloat16", cpu) == torch.bfloat16
-    assert resolve_precision("auto", cpu) == (torch.bfloat16 if _cpu_has_native_bf16() else torch.float32)
+    assert inference_dtype("float32", cpu) == torch.float32
+    assert inference_dtype("bfloat16", cpu) == torch.bfloat16
+    assert inference_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
     with pytest.raises(ValueError, match="precision must be one of"):
-        resolve_precision("int8", cpu)
+        inference_dtype("int8", cpu)
     with pytest.raises(ValueError, match="precision"):
         nd.deblur(np.zeros((16, 16), np.float32), "nafnet", weights="random", precision="double")
 

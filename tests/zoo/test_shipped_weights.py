@@ -33,8 +33,11 @@ def _psnr(sharp: np.ndarray, x: np.ndarray) -> float:
 def test_every_recipe_is_shipped_and_every_file_has_a_recipe():
     recipes = {p.stem for p in (WEIGHTS / "recipes").glob("*.json")}
     files = {p.stem for p in WEIGHTS.glob("*.safetensors")}
+    # A recipe whose training spans several sittings has its resume state committed instead of a file so far.
+    training = {p.stem for p in (WEIGHTS / "recipes" / "state").glob("*.ckpt")} - files
     assert set(SHIPPED) <= files
-    assert files == recipes, "every shipped file needs its recipe, and every recipe its file"
+    assert files <= recipes, "every shipped file needs its recipe"
+    assert recipes == files | training, "every recipe needs its file, or the resume state of its training"
 
 
 @pytest.mark.parametrize("name", SHIPPED)

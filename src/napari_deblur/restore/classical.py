@@ -13,35 +13,13 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from napari_deblur.params import Param
+from napari_deblur.restore.methods import MethodSpec, register
+from napari_deblur.restore.padding import reflect_pad
 from napari_deblur.restore.psf_prep import fft_shape, prepare_psf, psf_to_otf
-from napari_deblur.zoo.registry import MethodSpec, Param, register
 
 _EPS = 1e-6
-
-
-def reflect_pad(x: torch.Tensor, pads: list[tuple[int, int]]) -> torch.Tensor:
-    """Pad the trailing spatial axes of ``x`` by reflection, any amount (repeats when pad >= size)."""
-    for axis_from_end, (before, after) in enumerate(reversed(pads), start=1):
-        dim = x.ndim - axis_from_end
-        while before > 0 or after > 0:
-            size = x.shape[dim]
-            b, a = min(before, size - 1), min(after, size - 1)
-            if size == 1:  # nothing to reflect: repeat the single pixel
-                b, a = before, after
-            x = _pad_axis(x, dim, b, a, "replicate" if size == 1 else "reflect")
-            before, after = before - b, after - a
-    return x
-
-
-def _pad_axis(x: torch.Tensor, dim: int, before: int, after: int, mode: str) -> torch.Tensor:
-    # F.pad's reflect mode works on the last axes of 3-5D tensors; move the axis last and use a 3D view.
-    moved = x.movedim(dim, -1)
-    shape = moved.shape
-    flat = moved.reshape(-1, 1, shape[-1])
-    padded = F.pad(flat, (before, after), mode=mode)
-    return padded.reshape(*shape[:-1], padded.shape[-1]).movedim(-1, dim)
 
 
 def _taper_window(shape: tuple[int, ...], margins: list[tuple[int, int]], device: torch.device) -> torch.Tensor:

@@ -15,19 +15,15 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from napari_deblur.hardware import resolve_device
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
 from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
+from napari_deblur.restore.methods import MethodSpec, get_method
 from napari_deblur.restore.psf_prep import validate_psf
+from napari_deblur.restore.tile_plan import TileChoice, after_out_of_memory, choose_tiles, default_tile
 from napari_deblur.restore.tiling import plan_tiles, run_tiled
-from napari_deblur.zoo.registry import MethodSpec, get_method
 
 T = TypeVar("T")
-
-# Largest plane/volume (in pixels) run in one piece when the method has no tile size of its own.
-WHOLE_IMAGE_LIMIT = 4096 * 4096
-# Pixels per batch: small enough that progress and Cancel respond within a second or two on a CPU.
-BATCH_PIXELS = 1 << 20
-MIN_TILE = 64
 
 
 @dataclass(frozen=True)
@@ -37,30 +33,6 @@ class Progress:
     done: int
     total: int
     message: str = ""
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple MPS, then the CPU; a named device must be available."""
-    if isinstance(device, torch.device):
-        return device
-    name = str(device).strip().lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"Unsupported device {device!r}: use auto, cpu, cuda, cuda:N or mps.")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Device {device!r} was requested but CUDA is not available; use 'auto' or 'cpu'.")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"Device {device!r} was requested but MPS is not available; use 'auto' or 'cpu'.")
-    return dev
 
 
 def check_dtype(dtype: Any) -> None:
@@ -164,23 +136,13 @@ def deblur_steps(
     normalized = imap.forward(work)
     del work
 
-    tile = tile_size if tile_size is not None else spec.default_tile_size
-    if tile is None and int(np.prod(spatial_shape)) > WHOLE_IMAGE_LIMIT:
-        tile = int(round((WHOLE_IMAGE_LIMIT / 4) ** (1 / spatial_ndim)))
-    if tile is not None and tile < 8:
-        raise ValueError(f"tile_size must be at least 8 pixels; got {tile}.")
+    default_tile(spec, spatial_shape, tile_size)  # a bad tile size is refused before the method is built
 
     yield Progress(0, 1, f"Preparing {spec.name}")
     if restorer is None:
         restorer = spec.build(psf=psf_arr, device=dev, **values)
-    overlap = tile_overlap if tile_overlap is not None else default_overlap(spec, int(restorer.receptive_field))
-    _check_tiles(spec, tile_size, overlap)
-    if tile_batch is not None and tile_batch < 1:
-        raise ValueError(f"tile_batch must be at least 1 tile; got {tile_batch}.")
-    tile, batch = plan_batches(restorer, dev, spatial_shape, tile, tile_size is not None, tile_batch)
-
-    restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev,
-                                             spatial_ndim, tile, overlap, batch)
+    tiles = choose_tiles(spec, restorer, dev, spatial_shape, tile_size, tile_overlap, tile_batch)
+    restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial_ndim, tiles)
     del normalized
     # Large images: every full-size float32 copy is 4 bytes per pixel, so map back in place.
     restored = imap.inverse(restored, out=restored)
@@ -194,84 +156,10 @@ def deblur_steps(
     return restore_dtype(out, arr.dtype, output_dtype)
 
 
-def _tile_usable(tile: int, overlap: int, align: int) -> bool:
-    """Whether tiles of this side advance by at least half an alignment step in tiling.plan_tiles' plan (which
-    rounds the side down to the alignment, caps the overlap at half a tile and keeps align - 1 to spare)."""
-    side = max(align, tile // align * align)
-    return side - min(overlap, side // 2) - (align - 1) >= max(1, align // 2)
-
-
-def _check_tiles(spec: MethodSpec, tile_size: int | None, overlap: int) -> None:
-    """Refuse tiles that would barely advance: the plan would degenerate into one-pixel strides (hundreds of
-    thousands of tiles, and NaN where no tile contributes)."""
-    if overlap < 0:
-        raise ValueError(f"tile_overlap must be >= 0 pixels; got {overlap}.")
-    align = max(1, spec.tile_alignment)
-    if tile_size is not None and not _tile_usable(tile_size, overlap, align):
-        smallest = next(t for t in range(8, 1 << 16) if _tile_usable(t, overlap, align))
-        raise ValueError(f"tile_size={tile_size} is too small for {spec.name} with an overlap of {overlap} pixels: "
-                         f"use at least {smallest}, or leave it automatic.")
-
-
-def default_overlap(spec: MethodSpec, receptive_field: int) -> int:
-    """Tile overlap when the user gives none.
-
-    Every tile is cut with its receptive field of context around it (tiling.py), so a network's tiles agree
-    with the whole image without overlapping: a thin feathered seam of one alignment step is kept only to
-    hide rounding differences, and every extra overlapping pixel would be computed twice. Classical FFT
-    methods reach further than their PSF (an inverse filter rings), so their tiles overlap generously.
-    """
-    if spec.kind == "network":
-        return max(spec.tile_alignment, 8)
-    return 4 * receptive_field
-
-
-def _batch_size(tile: int | None, spatial_shape: tuple[int, ...]) -> int:
-    tile_pixels = int(np.prod([min(tile, s) if tile else s for s in spatial_shape]))
-    return max(1, BATCH_PIXELS // max(tile_pixels, 1))
-
-
-def memory_budget(device: torch.device) -> int:
-    """Bytes one batch of tiles may use: 60 % of the free GPU memory, or 40 % of the available RAM."""
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free * 0.6)
-    import psutil
-
-    return int(psutil.virtual_memory().available * 0.4)
-
-
-def plan_batches(restorer: Any, device: torch.device, spatial_shape: tuple[int, ...], tile: int | None,
-                 tile_given: bool, batch_given: int | None) -> tuple[int | None, int]:
-    """Tile side and tiles per batch for a method, from what it needs per pixel and the free memory.
-
-    A network says how much working memory a forward pass needs per pixel (``bytes_per_pixel``): its tiles
-    shrink (by halves) until one fits the budget, unless the user chose the tile size; on a GPU as many tiles
-    as fit run as one batch (up to 16), which keeps it busy. On a CPU batches stay near a megapixel, since more
-    tiles per call gain nothing there and progress and Cancel stay responsive. Methods that do not say keep
-    the given tile and megapixel batches. ``batch_given`` overrides the batch.
-    """
-    per_pixel = getattr(restorer, "bytes_per_pixel", None)
-    if per_pixel is None or tile is None:
-        return tile, batch_given or _batch_size(tile, spatial_shape)
-    context = int(restorer.receptive_field)
-    budget = memory_budget(device)
-
-    def window_bytes(side: int) -> int:
-        return per_pixel * int(np.prod([min(side + 2 * context, s) for s in spatial_shape]))
-
-    if not tile_given:
-        while tile // 2 >= MIN_TILE and window_bytes(tile) > budget:
-            tile //= 2
-    if batch_given:
-        return tile, batch_given
-    if device.type == "cpu":
-        return tile, _batch_size(tile, spatial_shape)
-    return tile, int(min(16, max(1, budget // max(window_bytes(tile), 1))))
-
-
-def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial_ndim, tile, overlap, batch):
-    """Run the tiler; on GPU out-of-memory halve the tile size, then fall back to the CPU."""
+def _run_with_fallback(normalized: np.ndarray, spec: MethodSpec, values: dict[str, Any], psf_arr: Any,
+                       restorer: Any, dev: torch.device, spatial_ndim: int, tiles: TileChoice
+                       ) -> Generator[Progress, None, np.ndarray]:
+    """Run the tiler; on GPU out-of-memory retry with the tile plan's next, smaller step, then on the CPU."""
     spatial_shape = normalized.shape[1:]
     while True:
         try:
@@ -279,15 +167,16 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 normalized,
                 restorer,
                 spatial_ndim=spatial_ndim,
-                tile_size=tile,
-                overlap=overlap,
+                tile_size=tiles.tile,
+                overlap=tiles.overlap,
                 context=int(restorer.receptive_field),
                 size_multiple=spec.size_multiple,
-                batch_size=batch,
+                batch_size=tiles.batch,
                 device=dev,
                 align=spec.tile_alignment,
             )
-            total = len(normalized) * plan_tiles(spatial_shape, tile, overlap, align=spec.tile_alignment).count
+            plan = plan_tiles(spatial_shape, tiles.tile, tiles.overlap, align=spec.tile_alignment)
+            total = len(normalized) * plan.count
             yield Progress(0, total, f"{spec.name}: 0/{total} tiles on {dev.type}")  # the real total, from the start
             while True:
                 try:
@@ -300,15 +189,12 @@ def _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial
                 raise
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
-            current = min(tile or max(spatial_shape), max(spatial_shape))
-            if batch > 1:
-                batch //= 2
-                warnings.warn(f"Out of GPU memory; retrying with {batch} tile(s) per batch.", RuntimeWarning,
-                              stacklevel=2)
-            elif current // 2 >= MIN_TILE:
-                tile = current // 2
-                warnings.warn(f"Out of GPU memory; retrying with tile_size={tile}.", RuntimeWarning,
-                              stacklevel=2)
+            smaller = after_out_of_memory(tiles, spatial_shape)
+            if smaller is not None:
+                what = (f"{smaller.batch} tile(s) per batch" if smaller.batch != tiles.batch
+                        else f"tile_size={smaller.tile}")
+                warnings.warn(f"Out of GPU memory; retrying with {what}.", RuntimeWarning, stacklevel=2)
+                tiles = smaller
             else:
                 warnings.warn("Out of GPU memory even with small tiles; falling back to the CPU (slower).",
                               RuntimeWarning, stacklevel=2)

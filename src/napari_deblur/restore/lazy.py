@@ -24,7 +24,8 @@ import numpy as np
 
 from napari_deblur.restore.axes import layout, resolve_axes
 from napari_deblur.restore.intensity import fixed_intensity_map, fixed_range, policy_range, robust_range
-from napari_deblur.zoo.registry import get_method
+from napari_deblur.restore.methods import get_method
+from napari_deblur.restore.tile_plan import chunk_halo, chunk_tile
 
 SAMPLE_CHUNKS = 8  # chunks read up front (per channel) to fix the intensity range
 MIN_BLOCK = 512  # spatial chunks smaller than this are merged for computing: halos then cost little
@@ -57,7 +58,7 @@ BUILD_COUNT = [0]  # how many methods this process has built (tests check that i
 
 def built_method(recipe: Recipe) -> Any:
     """The method ``recipe`` describes, built on first use in this process and then reused."""
-    from napari_deblur.restore.engine import resolve_device
+    from napari_deblur.hardware import resolve_device
 
     with _LOCK:
         key = recipe.key()
@@ -151,10 +152,7 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
                     b"" if psf_arr is None else psf_arr.tobytes() + str(psf_arr.shape).encode())
     receptive = int(built_method(recipe).receptive_field)  # built here once: also checks that it can run
     align = max(1, spec.tile_alignment)
-    # A network's tile gets its receptive field of context in memory; a chunk's halo is the same. Classical
-    # FFT methods ring further than their PSF, so their halo is twice that.
-    depth = tile_overlap if tile_overlap is not None else receptive * (1 if spec.kind == "network" else 2)
-    depth = -(-int(depth) // align) * align
+    depth = chunk_halo(spec, receptive, tile_overlap)
 
     channel_axis = lay.channel_axis
     colour_axis = image.ndim - 1 if axes.endswith("C") and channel_axis != image.ndim - 1 else None
@@ -167,12 +165,7 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
         channels = range(image.shape[channel_axis]) if channel_axis is not None else [None]
         ranges = [_sample_range(work, channel_axis, c) for c in channels]
 
-    if tile_size is None and spec.default_tile_size:
-        # A block with its halo that is not much larger than the method's tile runs as one tile: cutting it
-        # into tiles again would compute their context twice.
-        side = max(max(work.chunks[a]) for a in spatial_axes) + 2 * depth
-        if side <= 1.5 * spec.default_tile_size:
-            tile_size = side
+    tile_size = chunk_tile(spec, max(max(work.chunks[a]) for a in spatial_axes) + 2 * depth, tile_size)
     out_dtype = image.dtype if output_dtype == "same" else np.float32
     result = work.map_overlap(
         _deblur_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from napari_deblur.restore.classical import reflect_pad
+from napari_deblur.restore.padding import reflect_pad
 
 
 @dataclass(frozen=True)

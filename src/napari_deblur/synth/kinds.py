@@ -1,6 +1,6 @@
 """A registry of blur kinds, described as data so the CLI flags and the widget's fields are generated from it.
 
-Each :class:`BlurKind` lists its parameters as :class:`~napari_deblur.zoo.registry.Param` (the same spec the
+Each :class:`BlurKind` lists its parameters as :class:`~napari_deblur.params.Param` (the same spec the
 deblurring methods use) and a ``make`` function. :func:`make_kernel` validates keyword arguments against the
 spec, fills defaults and returns a normalized float32 kernel.
 """
@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from napari_deblur.params import Param, ParamSpec
 from napari_deblur.synth import kernels
-from napari_deblur.zoo.registry import Param, ParamSpec
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,14 @@ _OPTICS = (
 _KINDS: dict[str, BlurKind] = {}
 
 
-def _register(kind: BlurKind) -> None:
+def register_kind(kind: BlurKind) -> None:
+    """Make ``kind`` a blur kind everywhere (API, CLI, widget); the training mixtures register in synth/mixture.py."""
     for p in kind.params:
         p.validate(p.default)
     _KINDS[kind.name] = kind
 
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="camera_shake",
     description="Random hand-held camera shake: a thin curved trajectory (Boracchi & Foi 2012 model).",
     params=(
@@ -154,21 +155,21 @@ _register(BlurKind(
     random=True,
 ))
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="linear_motion",
     description="Uniform straight-line motion blur with sub-pixel length.",
     params=(Param("length", float, 15.0, "Length of the motion in pixels.", min=0.1, max=200.0), _ANGLE),
     make=_linear_motion,
 ))
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="defocus",
     description="Out-of-focus blur of a lens: a uniform disk with anti-aliased edge.",
     params=(Param("radius", float, 5.0, "Radius of the blur disk in pixels.", min=0.1, max=50.0),),
     make=_defocus,
 ))
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="gaussian",
     description="Gaussian blur, optionally elongated and rotated; 3D for z-stacks.",
     params=(
@@ -184,7 +185,7 @@ _register(BlurKind(
     supports_3d=True,
 ))
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="widefield",
     description="Point spread function of a widefield fluorescence microscope.",
     params=_OPTICS,
@@ -192,7 +193,7 @@ _register(BlurKind(
     supports_3d=True,
 ))
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="confocal",
     description="Point spread function of a confocal microscope (excitation times emission).",
     params=_OPTICS[:2] + (
@@ -202,46 +203,13 @@ _register(BlurKind(
     supports_3d=True,
 ))
 
-_register(BlurKind(
+register_kind(BlurKind(
     name="custom",
     description="Your own kernel or PSF: an array, an image file or a napari layer (normalized to sum 1).",
     params=(),
     make=_custom,
     supports_3d=True,
     needs_kernel=True,
-))
-
-
-def _mixture(name: str) -> Callable[..., np.ndarray]:
-    """A make function drawing one kernel from the training mixture ``name`` (synth/mixture.py)."""
-
-    def make(*, seed: int | None = None, ndim: int = 2) -> np.ndarray:
-        from napari_deblur.synth.mixture import mixture_kernel  # mixture builds on Degradation, which uses us
-
-        return mixture_kernel(name, seed=seed)
-
-    make.__name__ = f"_{name}"
-    return make
-
-
-# The training mixtures (their ranges are data in synth/mixture.py) as blur kinds, usable everywhere by name.
-_register(BlurKind(
-    name="random_mix",
-    description="A random blur per sample (camera shake, motion, defocus, Gaussian, some depth-varying, some "
-                "none), mostly mild, with random Gaussian/Poisson noise and JPEG: for training general models.",
-    params=(),
-    make=_mixture("random_mix"),
-    random=True,
-))
-
-_register(BlurKind(
-    name="random_mix_microscopy",
-    description="A random microscope PSF per sample (widefield or confocal, NA 0.8-1.45, emission 0.45-0.7 um, "
-                "pixel 0.06-0.2 um, some defocus), Poisson noise at 20-2000 photons plus read noise: for training "
-                "fluorescence models.",
-    params=(),
-    make=_mixture("random_mix_microscopy"),
-    random=True,
 ))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.synth.degrade import Degradation
+from napari_deblur.synth.kinds import BlurKind, register_kind
 
 NO_BLUR = "none"  # a mixture entry that leaves the image sharp (noise and JPEG still apply)
 
@@ -176,3 +177,24 @@ def mixture_kernel(name: str, *, seed: int | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     degradation, _ = MIXTURES[name].draw(rng)
     return degradation.make_kernel(seed=int(rng.integers(2**31)))
+
+
+def _mixture_kind(name: str, description: str) -> BlurKind:
+    """Mixture ``name`` as a blur kind: each kernel a fresh draw (``make_kernel("random_mix", seed=...)``)."""
+
+    def make(*, seed: int | None = None, ndim: int = 2) -> np.ndarray:
+        return mixture_kernel(name, seed=seed)
+
+    make.__name__ = f"_{name}"
+    return BlurKind(name=name, description=description, params=(), make=make, random=True)
+
+
+# The training mixtures as blur kinds, usable everywhere by name (after the plain kinds in every list).
+register_kind(_mixture_kind(
+    "random_mix",
+    "A random blur per sample (camera shake, motion, defocus, Gaussian, some depth-varying, some none), mostly "
+    "mild, with random Gaussian/Poisson noise and JPEG: for training general models."))
+register_kind(_mixture_kind(
+    "random_mix_microscopy",
+    "A random microscope PSF per sample (widefield or confocal, NA 0.8-1.45, emission 0.45-0.7 um, pixel 0.06-0.2 "
+    "um, some defocus), Poisson noise at 20-2000 photons plus read noise: for training fluorescence models."))

@@ -7,29 +7,13 @@ or was stopped gracefully, 1 on an error (its message is the last event; the tra
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from napari_deblur.train.config import TrainConfig
-
-
-def event_printer(target: str) -> Any:
-    """A callback writing each event as one JSON line to stdout (``"-"``) or appending it to a file."""
-
-    def emit(event: dict[str, Any]) -> None:
-        line = json.dumps(event) + "\n"
-        if target == "-":
-            sys.stdout.write(line)
-            sys.stdout.flush()  # a parent process reads the pipe line by line, live
-        else:
-            with Path(target).open("a", encoding="utf-8") as f:
-                f.write(line)
-
-    return emit
+from napari_deblur.train.events import Error, event_printer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = TrainConfig.load(args.config)
     except ValueError as err:
-        emit({"event": "error", "message": str(err)})
+        emit(Error(str(err)))
         return 1
     from napari_deblur.train.run import train
 

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from napari_deblur._atomic import atomic_path
+from napari_deblur.hardware import PRECISION_ALIASES, PRECISIONS
+from napari_deblur.train.data import check_data
+from napari_deblur.train.files import image_shape
+from napari_deblur.train.perceptual import load_vgg_features
+from napari_deblur.zoo.family import FAMILIES
+from napari_deblur.zoo.weights import find_weights, read_card, user_model_dir
 
 LOSSES = ("l1", "charbonnier", "psnr")
-PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MIN_PATCH = 16  # the networks downsample by up to 16; a smaller patch has no coarsest scale left
 MODEL_SUFFIX = ".safetensors"
@@ -77,6 +82,8 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, os.PathLike):
                 setattr(self, f.name, os.fspath(value))
+        # Recipes written in Lightning's precision names ("bf16-mixed") read as ours ("bfloat16").
+        self.precision = PRECISION_ALIASES.get(self.precision, self.precision)
 
     # -- derived paths -------------------------------------------------------------------------------------
     @property
@@ -96,8 +103,6 @@ class TrainConfig:
         """
         if self.out:
             return Path(self.out).expanduser()
-        from napari_deblur.zoo.weights import user_model_dir
-
         return user_model_dir() / f"{self.model_name}{MODEL_SUFFIX}"
 
     @property
@@ -166,16 +171,10 @@ class TrainConfig:
         self._validate_vgg()
         self._validate_init()
         # Degradation and folder checks live with the data code that must agree with them.
-        from napari_deblur.train.data import check_data
-
         check_data(self)
         return self
 
     def _validate_model(self) -> None:
-        from napari_deblur.zoo.families import FAMILIES
-        from napari_deblur.zoo.registry import list_methods
-
-        list_methods()  # imports the built-in families
         if self.model not in FAMILIES:
             raise ValueError(f"Unknown model {self.model!r}; trainable models: {', '.join(sorted(FAMILIES))}.")
         sizes = FAMILIES[self.model].sizes
@@ -247,8 +246,6 @@ class TrainConfig:
     def _validate_init(self) -> None:
         if not self.init:
             return
-        from napari_deblur.zoo.weights import find_weights, read_card
-
         path = find_weights(self.init)
         if path is None:
             raise ValueError(f"init {self.init!r} is neither a model name nor a .safetensors file; give the model to "
@@ -260,15 +257,11 @@ class TrainConfig:
 
     def _validate_vgg(self) -> None:
         if self.vgg_weights:
-            from napari_deblur.train.perceptual import load_vgg_features
-
             load_vgg_features(self.vgg_weights)  # a wrong file costs seconds here, not a crashed run
 
     def _validate_preview(self) -> None:
         if not self.preview_image:
             return
-        from napari_deblur.train.files import image_shape
-
         path = Path(self.preview_image).expanduser()
         if not path.is_file():
             raise ValueError(f"preview_image {path} is not a file; give an image to preview the model on, or "

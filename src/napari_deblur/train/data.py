@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,7 +26,6 @@ from napari_deblur.synth.kinds import get_kind
 from napari_deblur.synth.mixture import get_mixture, random_depth
 from napari_deblur.synth.scenes import KINDS as SCENE_KINDS
 from napari_deblur.synth.scenes import random_scene
-from napari_deblur.train.config import TrainConfig
 from napari_deblur.train.files import (
     IMAGE_SUFFIXES,
     Pair,
@@ -41,6 +40,9 @@ from napari_deblur.train.files import (
     normalize,
 )
 from napari_deblur.train.natural import DEAD_LEAVES_FRACTION, natural_images
+
+if TYPE_CHECKING:  # config.py validates with check_data, so it imports this module
+    from napari_deblur.train.config import TrainConfig
 
 VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
 PERCENTILE_SCENES = ("fluorescence",)  # normalized as scientific data (restore/intensity.py's policy)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.restore.engine import deblur
-from napari_deblur.zoo.registry import get_method
+from napari_deblur.restore.methods import get_method
 
 KERNEL_SUFFIXES = (".npy", ".tif", ".tiff", ".png", ".bmp")
 METRICS = ("input_psnr", "input_ssim", "psnr", "ssim", "seconds")

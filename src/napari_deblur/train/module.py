@@ -24,10 +24,7 @@ from napari_deblur.train import losses
 from napari_deblur.train.config import TrainConfig
 from napari_deblur.train.perceptual import PerceptualLoss, load_vgg_features
 from napari_deblur.train.preview import PreviewInput, load_preview_input, run_preview
-from napari_deblur.zoo.families import FAMILIES, create
-
-#: Families trained adversarially (GANModule); every other family trains with pixel losses alone.
-GAN_FAMILIES = frozenset({"deblurgan"})
+from napari_deblur.zoo.family import FAMILIES, create
 
 
 def family_config(cfg: TrainConfig) -> dict[str, Any]:
@@ -36,9 +33,6 @@ def family_config(cfg: TrainConfig) -> dict[str, Any]:
     This is what the model card stores as ``config``, so ``load_model`` rebuilds exactly this network.
     NAFNet's test-time local converter pools over 1.5x its training crop: it is told the crop actually used.
     """
-    from napari_deblur.zoo.registry import get_method
-
-    get_method(cfg.model)  # imports the built-in families (and names the valid ones when unknown)
     family = FAMILIES[cfg.model]
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in family.sizes[cfg.size].items()}
     accepted = inspect.signature(family.cls).parameters
@@ -194,10 +188,6 @@ class RestorationModule(L.LightningModule):
         return write_image(path, _to_display(strip))
 
 
-def _discriminator_width(size: str) -> int:
-    return 32 if size == "small" else 64
-
-
 class GANModule(RestorationModule):
     """Two-stage GAN training with manual optimization.
 
@@ -212,7 +202,8 @@ class GANModule(RestorationModule):
         from napari_deblur.zoo.deblurgan import MultiScalePatchDiscriminator
 
         self.automatic_optimization = False
-        self.disc = MultiScalePatchDiscriminator(cfg.in_channels, width=_discriminator_width(cfg.size))
+        width = FAMILIES[cfg.model].discriminator_widths[cfg.size]
+        self.disc = MultiScalePatchDiscriminator(cfg.in_channels, width=width)
         self.disc.to(memory_format=torch.channels_last)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.pretrain_steps = int(round(cfg.gan_pretrain * cfg.steps))
@@ -272,4 +263,4 @@ class GANModule(RestorationModule):
 
 def make_module(cfg: TrainConfig) -> RestorationModule:
     """The LightningModule for ``cfg.model``: :class:`GANModule` for GAN families, else :class:`RestorationModule`."""
-    return (GANModule if cfg.model in GAN_FAMILIES else RestorationModule)(cfg)
+    return (GANModule if FAMILIES[cfg.model].is_gan else RestorationModule)(cfg)

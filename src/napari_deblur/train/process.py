@@ -7,15 +7,15 @@ or out-of-memory never takes it down, and GPU memory is returned when the run en
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import subprocess
 import sys
 import threading
-from typing import IO, Any
+from typing import IO
 
 from napari_deblur.train.config import TrainConfig
+from napari_deblur.train.events import ENDINGS, Error, Event, parse_line
 
 # The run folder's files (run_dir = the model path with suffix .run). Defined here, not in run.py, so a widget
 # can use them without importing Lightning.
@@ -49,7 +49,7 @@ class TrainingProcess:
         self.cfg, self.resume = cfg, resume
         self.run_dir = cfg.run_dir
         self._proc: subprocess.Popen | None = None
-        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
         self._reader: threading.Thread | None = None
         self._saw_end = False
         self._reported_exit = False
@@ -79,18 +79,15 @@ class TrainingProcess:
     def _read(self, stream: IO[bytes]) -> None:
         for raw in stream:
             line = raw.decode("utf-8", "replace").strip()
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                event = None
-            if isinstance(event, dict) and "event" in event:
-                self._saw_end |= event["event"] in ("finished", "stopped", "error")
+            event = parse_line(line)
+            if event is not None:
+                self._saw_end |= isinstance(event, ENDINGS)
                 self._events.put(event)
             elif line:
                 self.output = [*self.output[-99:], line]
         stream.close()
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Event]:
         """The events that arrived since the last call (never blocks)."""
         events = []
         while True:
@@ -102,7 +99,7 @@ class TrainingProcess:
                 and not (self._reader and self._reader.is_alive()) and self._events.empty():
             self._reported_exit = True
             if not self._saw_end:
-                events.append({"event": "error", "message": self._exit_message()})
+                events.append(Error(self._exit_message()))
         return events
 
     def _exit_message(self) -> str:

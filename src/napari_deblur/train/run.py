@@ -1,8 +1,8 @@
 """``train(cfg)``: build the Lightning Trainer, turn its progress into typed events, save the finished model.
 
-Events are plain JSON-ready dicts with an ``"event"`` key (started, step, validation, checkpoint, stopped,
-finished, error; see docs/training.md). They go to ``on_event`` and are appended to ``run_dir/events.jsonl``, so
-a widget can replay a run's history. Checkpoints are ``run_dir/last.ckpt``, written to a temporary name and
+Events are the typed records of train/events.py (started, step, validation, checkpoint, stopped, finished,
+error; see docs/training.md). They go to ``on_event`` and are appended to ``run_dir/events.jsonl``, so a widget
+can replay a run's history. Checkpoints are ``run_dir/last.ckpt``, written to a temporary name and
 renamed, so a run killed at any moment leaves a loadable checkpoint. A file ``run_dir/STOP``, SIGTERM or SIGINT
 stop a run gracefully: the current step finishes, last.ckpt is saved, and a "stopped" event is sent.
 """
@@ -10,7 +10,6 @@ stop a run gracefully: the current step finishes, last.ckpt is saved, and a "sto
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -26,33 +25,24 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from napari_deblur.hardware import resolve_device, training_precision
 from napari_deblur.train.config import TrainConfig
-from napari_deblur.train.module import GAN_FAMILIES, RestorationModule, make_module
+from napari_deblur.train.events import (
+    Checkpoint,
+    Error,
+    Event,
+    Finished,
+    Started,
+    Step,
+    Stopped,
+    Validation,
+    write_event,
+)
+from napari_deblur.train.module import RestorationModule, make_module
 from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, EVENTS_FILE, LOCK_FILE, OWNER_FILE, STOP_FILE
+from napari_deblur.zoo.family import FAMILIES
 
-EventFn = Callable[[dict[str, Any]], None]
-
-
-def resolve_accelerator(cfg: TrainConfig) -> str:
-    """Lightning's accelerator name for ``cfg.device`` ("auto": CUDA, then MPS, then the CPU)."""
-    if cfg.device != "auto":
-        if cfg.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was requested but CUDA is not available; use 'auto' or 'cpu'.")
-        return cfg.device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def resolve_precision(cfg: TrainConfig, accelerator: str) -> str:
-    """``"auto"``: bf16 mixed precision on GPUs that compute it natively, else full float32."""
-    if cfg.precision != "auto":
-        return cfg.precision
-    if accelerator == "cuda" and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
+EventFn = Callable[[Event], None]
 
 
 class _ResumableSampler(Sampler[int]):
@@ -127,7 +117,7 @@ class _Events(L.Callback):
         trainer.save_checkpoint(tmp)  # collective under DDP: every rank calls it, rank 0 writes
         if trainer.is_global_zero:
             os.replace(tmp, self.ckpt)
-            self.emit({"event": "checkpoint", "step": step, "path": str(self.ckpt)})
+            self.emit(Checkpoint(step, str(self.ckpt)))
         self.saved_step = step
 
     # -- hooks ---------------------------------------------------------------------------------------------
@@ -136,8 +126,8 @@ class _Events(L.Callback):
         self._t0, self._step0 = time.perf_counter(), trainer.global_step
         self.saved_step = trainer.global_step if self.ckpt.exists() else -1
         if trainer.is_global_zero:
-            self.emit({"event": "started", "step": trainer.global_step, "steps": self.cfg.steps,
-                       "device": self.device, "threads": torch.get_num_threads(), "run_dir": str(self.run_dir)})
+            self.emit(Started(trainer.global_step, self.cfg.steps, self.device, torch.get_num_threads(),
+                              str(self.run_dir)))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: RestorationModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -147,8 +137,8 @@ class _Events(L.Callback):
             now = time.perf_counter()
             if trainer.is_global_zero:
                 samples = (step - self._step0) * self.cfg.batch * trainer.world_size
-                self.emit({"event": "step", "step": step, "loss": float(torch.stack(self._window).float().mean()),
-                           "lr": pl_module.current_lr(), "samples_per_s": samples / max(now - self._t0, 1e-9)})
+                self.emit(Step(step, float(torch.stack(self._window).float().mean()), pl_module.current_lr(),
+                               samples / max(now - self._t0, 1e-9)))
             self._window, self._t0, self._step0 = [], now, step
         if self._should_stop(trainer):
             self.save(trainer)
@@ -161,12 +151,9 @@ class _Events(L.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         m = pl_module.val_metrics
-        event = {"event": "validation", "step": trainer.global_step, "psnr": m["psnr"], "ssim": m["ssim"],
-                 "input_psnr": m["input_psnr"], "preview": str(pl_module.preview) if pl_module.preview else ""}
-        if pl_module.preview_output is not None:
-            path, offset = pl_module.preview_output
-            event |= {"preview_output": str(path), "preview_offset": list(offset)}
-        self.emit(event)
+        output, offset = pl_module.preview_output or ("", (0, 0))
+        self.emit(Validation(trainer.global_step, m["psnr"], m["ssim"], m["input_psnr"],
+                             str(pl_module.preview) if pl_module.preview else "", str(output), tuple(offset)))
 
 
 def _worker_init(worker_id: int) -> None:
@@ -190,9 +177,8 @@ def _event_writer(cfg: TrainConfig, on_event: EventFn | None, append: bool) -> E
     if not append:
         path.write_text("")
 
-    def emit(event: dict[str, Any]) -> None:
-        with path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(event) + "\n")
+    def emit(event: Event) -> None:
+        write_event(event, path)
         if on_event is not None:
             on_event(event)
 
@@ -224,9 +210,9 @@ def _run_lock(run_dir: Path) -> Iterator[None]:
 def _check_run(cfg: TrainConfig, resume: bool, precision: str) -> None:
     if resume and not (cfg.run_dir / CHECKPOINT).is_file():
         raise ValueError(f"Nothing to resume: no checkpoint at {cfg.run_dir / CHECKPOINT}. Start a new run instead.")
-    if cfg.model in GAN_FAMILIES and precision == "16-mixed":
-        raise ValueError("GAN training does not support precision '16-mixed' (its two optimizers would share one "
-                         "loss scaler); use 'bf16-mixed' or '32-true'.")
+    if FAMILIES[cfg.model].is_gan and precision == "16-mixed":
+        raise ValueError("GAN training does not support precision 'float16' (its two optimizers would share one "
+                         "loss scaler); use 'bfloat16' or 'float32'.")
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = None) -> Path:
@@ -249,8 +235,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = 
     emit: EventFn = on_event or (lambda event: None)
     try:
         cfg.validate()
-        accelerator = resolve_accelerator(cfg)
-        precision = resolve_precision(cfg, accelerator)
+        device = resolve_device(cfg.device)
+        accelerator, precision = device.type, training_precision(cfg.precision, device)
         _check_run(cfg, resume, precision)
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         # Under DDP, Lightning (or torchrun) starts this same program once per GPU; only the first process
@@ -265,7 +251,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = 
                 cfg.save(cfg.run_dir / CONFIG_FILE)
             return _fit(cfg, resume, accelerator, precision, emit)
     except Exception as err:
-        emit({"event": "error", "message": str(err) or type(err).__name__})
+        emit(Error(str(err) or type(err).__name__))
         raise
 
 
@@ -297,7 +283,7 @@ def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit:
             val_dl = DataLoader(val_ds, batch_size=1, num_workers=0, pin_memory=cuda)
             trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt if resume else None)
             if events.stopped and trainer.global_step < cfg.steps:
-                emit({"event": "stopped", "step": trainer.global_step, "checkpoint": str(ckpt.resolve())})
+                emit(Stopped(trainer.global_step, str(ckpt.resolve())))
                 return ckpt
             if module.val_metrics.get("step") != trainer.global_step:
                 trainer.validate(module, val_dl, verbose=False)  # the card's metrics describe the final weights
@@ -314,7 +300,7 @@ def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit:
                 "metrics": {"val_psnr": metrics["psnr"], "val_ssim": metrics["ssim"],
                             "input_psnr": metrics["input_psnr"], "input_ssim": metrics["input_ssim"]}}
         save_model(module.inference_net.float(), path, card)
-        emit({"event": "finished", "step": trainer.global_step, "model": str(path), "psnr": metrics["psnr"]})
+        emit(Finished(trainer.global_step, str(path), metrics["psnr"]))
     return path
 
 
@@ -324,13 +310,13 @@ def _trainer(cfg: TrainConfig, accelerator: str, precision: str, emit: EventFn, 
     strategy = "auto"
     if devices > 1:
         # The GAN's two backward passes per step need DDP to expect parameters unused by one of them.
-        strategy = "ddp_find_unused_parameters_true" if cfg.model in GAN_FAMILIES else "ddp"
+        strategy = "ddp_find_unused_parameters_true" if FAMILIES[cfg.model].is_gan else "ddp"
     events = _Events(cfg, emit, _device_name(accelerator))
     trainer = L.Trainer(
         accelerator=accelerator, devices=devices, strategy=strategy, precision=precision,
         max_steps=cfg.steps, max_epochs=-1, val_check_interval=min(cfg.val_every, cfg.steps),
         check_val_every_n_epoch=None, limit_val_batches=n_val, num_sanity_val_steps=0,
-        gradient_clip_val=None if cfg.model in GAN_FAMILIES else 1.0,
+        gradient_clip_val=None if FAMILIES[cfg.model].is_gan else 1.0,
         callbacks=[events], logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, use_distributed_sampler=False, default_root_dir=cfg.run_dir,
     )

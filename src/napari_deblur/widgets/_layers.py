@@ -14,6 +14,13 @@ PSF_NAME = re.compile(r"psf|kernel|point.?spread", re.IGNORECASE)
 PSF_MAX_SIDE = 128  # a PSF or blur kernel this small beside an image ten times larger
 
 
+def image_layers(viewer: Any, *, leave_out: str = "") -> list[Any]:
+    """The viewer's image layers, bottom to top (without the one named ``leave_out``, e.g. a preview)."""
+    from napari.layers import Image
+
+    return [layer for layer in viewer.layers if isinstance(layer, Image) and layer.name != leave_out]
+
+
 def looks_like_psf(layer: Any, image_layers: list[Any]) -> bool:
     """Named like a PSF/kernel, or small (every side <= 128 px) beside an image at least 4x larger."""
     if PSF_NAME.search(layer.name):

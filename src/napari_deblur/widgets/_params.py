@@ -1,4 +1,5 @@
-"""Turn a method's parameter specs into magicgui widgets (the one place that maps Param -> widget)."""
+"""Turn parameter specs into magicgui widgets: the one place that maps Param -> widget, and the basic/Advanced
+panel that all three docks show for a method's or a blur kind's parameters."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox, Widget
 from qtpy.QtWidgets import QDoubleSpinBox
+from superqt import QCollapsible
 
-from napari_deblur.zoo.registry import Param
+from napari_deblur.params import Param
 
 
 def param_widget(p: Param, value: Any = None) -> Widget:
@@ -85,3 +87,44 @@ def params_container(params: tuple[Param, ...], values: Any) -> tuple[Container,
     basic = Container(widgets=[param_widget(p, values.get(p.name)) for p in params if not p.advanced])
     advanced = Container(widgets=[param_widget(p, values.get(p.name)) for p in params if p.advanced])
     return basic, advanced
+
+
+class ParamPanel:
+    """The fields of one spec's parameters: ``basic`` ones in the form, ``advanced`` ones in a folded section.
+
+    A dock keeps one panel and calls :meth:`show` whenever the user picks another method or blur kind. With
+    ``folded=True`` the panel brings its own collapsible "Advanced" section (:attr:`box`, placed under the basic
+    fields by :meth:`place`); otherwise the dock puts :attr:`advanced` into an Advanced section of its own.
+    """
+
+    def __init__(self, folded: bool = True) -> None:
+        self.basic, self.advanced = Container(), Container()
+        self.box: QCollapsible | None = None
+        if folded:
+            self.box = QCollapsible("Advanced")
+            self.box.addWidget(self.advanced.native)
+
+    def place(self, form: Any) -> None:
+        """Put the folded section right under the basic fields of ``form`` (which already holds :attr:`basic`)."""
+        if self.box is not None:
+            form.form_layout.insertWidget(form.index(self.basic) + 1, self.box)  # form: a DockForm
+
+    def show(self, params: tuple[Param, ...], saved: Any, on_change: Any = None) -> None:
+        """Fields for ``params`` showing the ``saved`` values; ``on_change`` is called whenever one changes."""
+        basic, advanced = params_container(params, saved)
+        self.basic.clear()
+        self.basic.extend(list(basic))
+        self.advanced.clear()
+        self.advanced.extend(list(advanced))
+        if self.box is not None:
+            self.box.setVisible(len(self.advanced) > 0)
+        if on_change is not None:
+            for widget in self.widgets():
+                widget.changed.connect(on_change)
+
+    def widgets(self) -> list[Widget]:
+        return [*self.basic, *self.advanced]
+
+    def values(self) -> dict[str, Any]:
+        """Every field's value by parameter name."""
+        return {w.name: w.value for w in self.widgets()}

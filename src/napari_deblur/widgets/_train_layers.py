@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur.train.events import Validation
 from napari_deblur.widgets.deblur import check_image_layer, guess_axes
 
 PREVIEW_LAYER = "training preview"
@@ -65,7 +66,7 @@ def write_preview_source(layer: Any, viewer: Any) -> Path:
     return write_image(path, plane, "YXC" if layer.rgb else "YX")
 
 
-def show_preview(viewer: Any, event: dict[str, Any], source: Any = None) -> None:
+def show_preview(viewer: Any, event: Validation, source: Any = None) -> None:
     """Show a validation event's picture in the preview layer.
 
     With ``source`` (the layer chosen under "preview on") and an output in the event, the model's output on
@@ -73,8 +74,8 @@ def show_preview(viewer: Any, event: dict[str, Any], source: Any = None) -> None
     """
     import imageio.v3 as iio
 
-    output = event.get("preview_output")
-    path = output if output and source is not None else event.get("preview")
+    output = event.preview_output
+    path = output if output and source is not None else event.preview
     if not path or not Path(path).is_file():
         return
     image = np.asarray(iio.imread(path))
@@ -82,7 +83,7 @@ def show_preview(viewer: Any, event: dict[str, Any], source: Any = None) -> None
     scale, translate = (1.0, 1.0), (0.0, 0.0)
     if path == output:
         scale = tuple(source.scale[-2:])
-        offset = event.get("preview_offset", (0, 0))
+        offset = event.preview_offset
         translate = tuple(t + o * s for t, o, s in zip(source.translate[-2:], offset, scale))
     if PREVIEW_LAYER in viewer.layers:
         layer = viewer.layers[PREVIEW_LAYER]

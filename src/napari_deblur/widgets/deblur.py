@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
-from superqt import QCollapsible
 
+from napari_deblur.hardware import resolve_device
 from napari_deblur.io import grey_psf
-from napari_deblur.restore.engine import Progress, deblur_steps, drain, resolve_device
+from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
-from napari_deblur.widgets._layers import looks_like_psf, preferred_image, preferred_psf
+from napari_deblur.restore.methods import get_method, list_methods
+from napari_deblur.widgets._layers import image_layers, looks_like_psf, preferred_image, preferred_psf
 from napari_deblur.widgets._layout import DockForm
-from napari_deblur.widgets._params import params_container, show_zero_as
+from napari_deblur.widgets._params import ParamPanel, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
-from napari_deblur.zoo.families import family_models, method_purpose
-from napari_deblur.zoo.registry import get_method, list_methods
+from napari_deblur.zoo.registration import family_models, method_purpose
 
 if TYPE_CHECKING:
     import napari
@@ -103,15 +103,11 @@ class DeblurWidget(DockForm):
         self.progress = ProgressBar(label="progress", value=0, min=0, max=1)
         self.status = Label(value="")
 
-        self._basic = Container()
-        self._advanced_box = QCollapsible("Advanced")
-        self._advanced = Container()
-        self.extend([self.image, self.method, self.method_help, self.psf, self._basic, self.axes,
+        self.params = ParamPanel()
+        self.extend([self.image, self.method, self.method_help, self.psf, self.params.basic, self.axes,
                       self.tile_size, self.device, self.lazy, self.run_button, self.cancel_button, self.progress,
                       self.status])
-        # The folded "Advanced" section sits right under the basic parameters (a plain Qt widget, since
-        # magicgui has no collapsible container).
-        self.form_layout.insertWidget(self.index(self._basic) + 1, self._advanced_box)
+        self.params.place(self)
 
         self.method.changed.connect(self._on_method_changed)
         self.image.changed.connect(self._on_image_changed)
@@ -126,9 +122,7 @@ class DeblurWidget(DockForm):
 
     # -- layer choices -------------------------------------------------------------------------
     def _image_layers(self, _widget: Any = None) -> list:
-        from napari.layers import Image
-
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+        return image_layers(self.viewer)
 
     def _refresh_layers(self, event: Any = None) -> None:
         self.image.reset_choices()
@@ -176,24 +170,16 @@ class DeblurWidget(DockForm):
         self.method_help.value = spec.description
         self.psf.visible = spec.needs_psf
         saved = saved_dict(saved_dict(self._settings, "params"), name)
-        basic, advanced = params_container(spec.params, saved)
-        if spec.kind == "network" and "weights" in [w.name for w in advanced]:
-            _weights_drop_down(advanced, name, saved.get("weights", ""))
-        self._basic.clear()
-        self._basic.extend(list(basic))
-        self._advanced.clear()
-        self._advanced.extend(list(advanced))
-        if self._advanced_box.content().layout().count() == 0:
-            self._advanced_box.addWidget(self._advanced.native)
-        self._advanced_box.setVisible(len(self._advanced) > 0)
-
-        for w in [*self._basic, *self._advanced]:
+        self.params.show(spec.params, saved)
+        if spec.kind == "network" and "weights" in [w.name for w in self.params.advanced]:
+            _weights_drop_down(self.params.advanced, name, saved.get("weights", ""))
+        for w in self.params.widgets():
             w.changed.connect(self._update_availability)
         self._update_availability()
-        self.fit_contents(self._advanced)
+        self.fit_contents(self.params.advanced)
 
     def param_values(self) -> dict[str, Any]:
-        return {w.name: w.value for w in [*self._basic, *self._advanced]}
+        return self.params.values()
 
     def _update_availability(self, _value: Any = None) -> None:
         """Grey out Run, with the reason, when the method cannot run (e.g. an untrained network)."""

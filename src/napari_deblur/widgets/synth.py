@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, LineEdit, PushButton, SpinBox
-from superqt import QCollapsible
+from magicgui.widgets import ComboBox, FloatSpinBox, Label, LineEdit, PushButton, SpinBox
 
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
+from napari_deblur.widgets._layers import image_layers
 from napari_deblur.widgets._layout import DockForm
-from napari_deblur.widgets._params import float_box, params_container, show_zero_as
+from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets.deblur import check_image_layer, guess_axes
@@ -74,14 +74,12 @@ class SynthesizeBlurWidget(DockForm):
         self.status = Label(value="")
         self.preview = KernelPreview()
 
-        self._basic, self._advanced = Container(), Container()
-        self._advanced_box = QCollapsible("Advanced")
-        self.extend([self.image, self.kind, self.kind_help, self.kernel_layer, self._basic, self.noise,
+        self.params = ParamPanel()
+        self.extend([self.image, self.kind, self.kind_help, self.kernel_layer, self.params.basic, self.noise,
                      self.photons, self.jpeg, self.depth, self.focus, self.seed, self.new_seed, self.axes,
                      self.apply_button, self.variants, self.variants_button, self.status])
-        layout = self.form_layout
-        layout.insertWidget(self.index(self._basic) + 1, self._advanced_box)
-        layout.insertWidget(self.index(self.kind_help) + 1, self.preview)
+        self.params.place(self)
+        self.form_layout.insertWidget(self.index(self.kind_help) + 1, self.preview)
 
         self.kind.changed.connect(self._on_kind_changed)
         self.image.changed.connect(self._on_image_changed)
@@ -97,9 +95,7 @@ class SynthesizeBlurWidget(DockForm):
 
     # -- choices -----------------------------------------------------------------------------------
     def _image_layers(self, _widget: Any = None) -> list:
-        from napari.layers import Image
-
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+        return image_layers(self.viewer)
 
     def _refresh_layers(self, _event: Any = None) -> None:
         for combo in (self.image, self.kernel_layer, self.depth):
@@ -112,21 +108,12 @@ class SynthesizeBlurWidget(DockForm):
         kind = get_kind(name)
         self.kind_help.value = kind.description
         self.kernel_layer.visible = kind.needs_kernel
-        basic, advanced = params_container(kind.params, saved_dict(saved_dict(self._settings, "params"), name))
-        self._basic.clear()
-        self._basic.extend(list(basic))
-        self._advanced.clear()
-        self._advanced.extend(list(advanced))
-        if self._advanced_box.content().layout().count() == 0:
-            self._advanced_box.addWidget(self._advanced.native)
-        self._advanced_box.setVisible(len(self._advanced) > 0)
-        for w in [*self._basic, *self._advanced]:
-            w.changed.connect(self.update_preview)
+        self.params.show(kind.params, saved_dict(saved_dict(self._settings, "params"), name), self.update_preview)
         self.update_preview()
-        self.fit_contents(self._advanced)
+        self.fit_contents(self.params.advanced)
 
     def param_values(self) -> dict[str, Any]:
-        return {w.name: w.value for w in [*self._basic, *self._advanced]}
+        return self.params.values()
 
     def roll_seed(self) -> None:
         self.seed.value = int(np.random.default_rng().integers(MAX_SEED))

@@ -24,12 +24,15 @@ from magicgui.widgets import (
 from qtpy.QtCore import QTimer
 from superqt import QCollapsible
 
+from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.train.config import LOSSES, TrainConfig
-from napari_deblur.train.process import STOP_FILE, TrainingProcess
+from napari_deblur.train.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
+from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
+from napari_deblur.widgets._layers import image_layers
 from napari_deblur.widgets._layout import DockForm
-from napari_deblur.widgets._params import float_box, params_container
+from napari_deblur.widgets._params import ParamPanel, float_box
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets._train_layers import (
@@ -40,7 +43,6 @@ from napari_deblur.widgets._train_layers import (
 )
 from napari_deblur.widgets.deblur import DeblurWidget
 from napari_deblur.zoo import FAMILIES
-from napari_deblur.zoo.registry import list_methods
 
 if TYPE_CHECKING:
     import napari
@@ -57,7 +59,7 @@ SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch",
 #: Per-field visibility by data source (the blur widgets show for every synthetic source).
 SHOWN_FOR = {"blurred_layer": (LAYER_PAIRS,), "sharp_layer": (LAYER_PAIRS, SHARP_LAYER),
              "pairs_folder": (PAIRED_FOLDER,), "sharp_folder": (SHARP_FOLDER,), "scenes": (SCENES_SOURCE,),
-             "blur": SYNTHETIC, "blur_help": SYNTHETIC, "_blur_basic": SYNTHETIC, "noise": SYNTHETIC}
+             "blur": SYNTHETIC, "blur_help": SYNTHETIC, "noise": SYNTHETIC}
 
 
 def device_text() -> str:
@@ -148,13 +150,13 @@ class TrainWidget(DockForm):
                                    "validation, show the model's output on this layer's current plane (a centre "
                                    "crop); 'validation images' shows blurred | output | sharp.")
 
-        self._blur_basic, self._blur_advanced = Container(), Container()
+        self.blur_panel = ParamPanel(folded=False)  # its advanced fields join the training's Advanced section
         self._advanced = Container(widgets=[self.lr, self.fft_weight, self.loss, self.seed, self.val_every,
-                                            self._blur_advanced])
+                                            self.blur_panel.advanced])
         self._advanced_box = QCollapsible("Advanced")
         self._advanced_box.addWidget(self._advanced.native)
         self.extend([self.source, self.blurred_layer, self.sharp_layer, self.pairs_folder, self.sharp_folder,
-                     self.scenes, self.blur, self.blur_help, self._blur_basic, self.noise, self.model, self.size,
+                     self.scenes, self.blur, self.blur_help, self.blur_panel.basic, self.noise, self.model, self.size,
                      self.name, self.steps, self.batch, self.patch, self.preview_on, self.device, self.start_button,
                      self.stop_button, self.resume_button, self.progress, self.eta, self.status])
         layout = self.form_layout
@@ -185,9 +187,7 @@ class TrainWidget(DockForm):
 
     # -- fields ------------------------------------------------------------------------------------
     def _image_layers(self, _widget: Any = None) -> list:
-        from napari.layers import Image
-
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.name != PREVIEW_LAYER]
+        return image_layers(self.viewer, leave_out=PREVIEW_LAYER)
 
     def _preview_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         return [("validation images", None), *((layer.name, layer) for layer in self._image_layers())]
@@ -199,16 +199,12 @@ class TrainWidget(DockForm):
     def _on_source_changed(self, source: str) -> None:
         for name, sources in SHOWN_FOR.items():
             getattr(self, name).visible = source in sources
-        self._blur_advanced.visible = source in SYNTHETIC
+        self.blur_panel.basic.visible = self.blur_panel.advanced.visible = source in SYNTHETIC
 
     def _on_blur_changed(self, name: str) -> None:
         kind = get_kind(name)
         self.blur_help.value = kind.description
-        basic, advanced = params_container(kind.params, saved_dict(saved_dict(self._settings, "blur_params"), name))
-        self._blur_basic.clear()
-        self._blur_basic.extend(list(basic))
-        self._blur_advanced.clear()
-        self._blur_advanced.extend(list(advanced))
+        self.blur_panel.show(kind.params, saved_dict(saved_dict(self._settings, "blur_params"), name))
         self.fit_contents(self._advanced)
 
     def _on_model_changed(self, family: str) -> None:
@@ -224,7 +220,7 @@ class TrainWidget(DockForm):
         self._default_name = default
 
     def blur_params(self) -> dict[str, Any]:
-        return {w.name: w.value for w in [*self._blur_basic, *self._blur_advanced]}
+        return self.blur_panel.values()
 
     # -- config ------------------------------------------------------------------------------------
     def build_config(self, *, write_layers: bool = True) -> TrainConfig:
@@ -259,9 +255,9 @@ class TrainWidget(DockForm):
 
     def _resume_config(self) -> TrainConfig:
         run_dir = self.build_config(write_layers=False).run_dir
-        if not (run_dir / "last.ckpt").exists():
+        if not (run_dir / CHECKPOINT).exists():
             raise ValueError(f"Nothing to resume: no checkpoint in {run_dir}. Press Start for a new run.")
-        saved = run_dir / "config.json"
+        saved = run_dir / CONFIG_FILE
         return TrainConfig.load(saved) if saved.exists() else self._config
 
     def _save(self) -> None:
@@ -316,7 +312,7 @@ class TrainWidget(DockForm):
         if self.process is None:
             return
         for event in self.process.poll():
-            self._ended |= event.get("event") in ("finished", "stopped", "error")
+            self._ended |= isinstance(event, ENDINGS)
             self.handle_event(event)
         if self.process.running:
             return
@@ -328,28 +324,27 @@ class TrainWidget(DockForm):
             self.process = None
             self._set_buttons()
 
-    def handle_event(self, event: dict[str, Any]) -> None:
-        kind, step = event.get("event"), event.get("step", 0)
-        if kind == "started":
-            self.progress.max, self.progress.value = max(event.get("steps", 1), 1), step
-            self.status.value = f"Training on {event.get('device', '?')} (run folder {event.get('run_dir', '')})"
-        elif kind == "step":
-            self.progress.value = min(step, self.progress.max)
-            self.plot.add_loss(step, event["loss"])
-            self._update_eta(step)
-        elif kind == "validation":
-            self.plot.add_psnr(step, event["psnr"])
-            self.status.value = (f"Step {step}: validation PSNR {event['psnr']:.2f} dB "
-                                 f"(input {event.get('input_psnr', float('nan')):.2f} dB)")
+    def handle_event(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.progress.max, self.progress.value = max(event.steps, 1), event.step
+            self.status.value = f"Training on {event.device} (run folder {event.run_dir})"
+        elif isinstance(event, Step):
+            self.progress.value = min(event.step, self.progress.max)
+            self.plot.add_loss(event.step, event.loss)
+            self._update_eta(event.step)
+        elif isinstance(event, Validation):
+            self.plot.add_psnr(event.step, event.psnr)
+            self.status.value = (f"Step {event.step}: validation PSNR {event.psnr:.2f} dB "
+                                 f"(input {event.input_psnr:.2f} dB)")
             show_preview(self.viewer, event, self.preview_on.value)
-        elif kind == "stopped":
-            self.status.value = f"Stopped at step {step}; Resume continues from {event.get('checkpoint', '')}."
-        elif kind == "finished":
+        elif isinstance(event, Stopped):
+            self.status.value = f"Stopped at step {event.step}; Resume continues from {event.checkpoint}."
+        elif isinstance(event, Finished):
             self.progress.value = self.progress.max
-            self.status.value = f"Saved {event['model']}"
+            self.status.value = f"Saved {event.model}"
             refresh_deblur_widgets(self.viewer)
-        elif kind == "error":
-            self._show_error(RuntimeError(event.get("message", "unknown error")))
+        elif isinstance(event, Error):
+            self._show_error(RuntimeError(event.message))
 
     def _update_eta(self, step: int) -> None:
         now = time.monotonic()

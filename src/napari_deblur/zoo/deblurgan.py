@@ -19,6 +19,8 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from napari_deblur.zoo.blocks import crop_to, init_weights, pad_to_multiple
+from napari_deblur.zoo.family import Family
+from napari_deblur.zoo.registration import register_family
 
 SIZES: dict[str, dict] = {
     # About 2.3 M parameters: fits a CPU; bottleneck at 128 channels on a 1/4-resolution grid.
@@ -189,7 +191,6 @@ class MultiScalePatchDiscriminator(nn.Module):
         return maps
 
 
-from napari_deblur.zoo.families import Family, register_family  # noqa: E402  (registration goes last)
 
 register_family(Family(
     name="deblurgan",
@@ -198,4 +199,6 @@ register_family(Family(
     description="DeblurGAN-style generator with an ESRGAN residual-dense bottleneck (GAN-trained, sharp textures).",
     citation="O. Kupyn et al., DeblurGAN: Blind Motion Deblurring Using Conditional Adversarial Networks, CVPR "
              "2018; O. Kupyn et al., DeblurGAN-v2, ICCV 2019; X. Wang et al., ESRGAN, ECCV Workshops 2018",
+    activation_bytes={"small": 700, "base": 1500},
+    discriminator_widths={"small": 32, "base": 64},
 ))

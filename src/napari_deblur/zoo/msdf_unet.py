@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from napari_deblur.zoo.blocks import ChannelAttention, crop_to, init_weights, pad_to_multiple, resize_to
-from napari_deblur.zoo.families import Family, register_family
+from napari_deblur.zoo.family import Family
+from napari_deblur.zoo.registration import register_family
 
 SIZES: dict[str, dict[str, Any]] = {
     # About 1.2 M parameters: the paper's width with half the MSRMs per group.
@@ -219,4 +220,5 @@ register_family(Family(
     description="Multi-scale U-Net with multi-scale residual modules and dynamic feature fusion (blind, 3 scales).",
     citation="Image deblurring based on multi-scale optimization and dynamic feature fusion, Infrared 2023 "
              "(after S.-J. Cho et al., Rethinking Coarse-to-Fine Approach in Single Image Deblurring, ICCV 2021).",
+    activation_bytes={"small": 1900, "base": 1900},
 ))

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_deblur.zoo.blocks import LayerNorm2d, SimpleGate, crop_to, pad_to_multiple
-from napari_deblur.zoo.families import Family, register_family
+from napari_deblur.zoo.family import Family
+from napari_deblur.zoo.registration import register_family
 
 SIZES: dict[str, dict[str, Any]] = {
     # About 1.1 M parameters: four levels, the deep blocks at the lowest resolution where they are cheap.
@@ -149,4 +150,5 @@ register_family(Family(
     sizes=SIZES,
     description="NAFNet: fast activation-free U-Net, the modern baseline (blind).",
     citation="L. Chen, X. Chu, X. Zhang, J. Sun, Simple Baselines for Image Restoration, ECCV 2022.",
+    activation_bytes={"small": 1000, "base": 1600},
 ))

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from napari_deblur.zoo.blocks import ConvLSTMCell, ResBlock, crop_to, init_weights, pad_to_multiple, resize_to
+from napari_deblur.zoo.family import Family
+from napari_deblur.zoo.registration import register_family
 
 #: Named configurations. "base" is the paper's: 5x5 kernels, widths 32/64/128, 3 ResBlocks per block and
 #: 3 scales. "small" keeps the widths and the scale recurrence but uses 3x3 kernels and 2 ResBlocks per block.
@@ -171,7 +173,6 @@ class SRN(nn.Module):
         return estimates if return_all_scales else estimates[-1]
 
 
-from napari_deblur.zoo.families import Family, register_family  # noqa: E402
 
 register_family(Family(
     name="srn",
@@ -179,4 +180,5 @@ register_family(Family(
     sizes=SIZES,
     description="SRN-DeblurNet: one encoder-decoder with a ConvLSTM, shared across 3 scales, coarse to fine.",
     citation="Tao, Gao, Shen, Wang, Jia, Scale-recurrent Network for Deep Image Deblurring, CVPR 2018",
+    activation_bytes={"small": 1200, "base": 1200},
 ))

@@ -29,6 +29,8 @@ from napari_deblur.zoo.blocks import (
     window_partition,
     window_reverse,
 )
+from napari_deblur.zoo.family import Family
+from napari_deblur.zoo.registration import register_family
 
 #: Most attention scores (windows x heads x T x T) held at once; bounds memory on large maps.
 ATTENTION_CHUNK = 1 << 23
@@ -247,7 +249,6 @@ class SwinUNet(nn.Module):
         return [out] if return_all_scales else out
 
 
-from napari_deblur.zoo.families import Family, register_family  # noqa: E402  (registration comes last)
 
 register_family(Family(
     name="swin_unet",
@@ -256,4 +257,5 @@ register_family(Family(
     description="Swin/Uformer-style U-Net: shifted window attention, windows widening with depth, global bottleneck.",
     citation="Wang et al., Uformer: A General U-Shaped Transformer for Image Restoration, CVPR 2022; "
              "Liu et al., Swin Transformer, ICCV 2021",
+    activation_bytes={"small": 2500, "base": 6800},
 ))

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from napari_deblur._atomic import atomic_path
+from napari_deblur.zoo.family import create
 
 PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 
@@ -95,8 +96,6 @@ def save_model(module: nn.Module, path: str | os.PathLike, card: dict[str, Any],
 def load_model(name_or_path: str | os.PathLike, *, trust: bool = False, device: str | torch.device = "cpu"
                ) -> nn.Module:
     """Rebuild a model from its file (or name) and load its weights strictly; returns it in eval mode."""
-    from napari_deblur.zoo.families import create
-
     path = find_weights(str(name_or_path))
     if path is None:
         names = ", ".join(sorted(model_files())) or "none yet"
