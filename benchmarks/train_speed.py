@@ -65,6 +65,19 @@ def measure(cfg, pool: list[dict]) -> float:
     return STEPS * BATCH / (timer.end - timer.start)
 
 
+def loader_throughput(cfg, n_batches: int = 20) -> float:
+    """Training samples per second the DataLoader delivers with ``cfg``'s batch and workers (after warm-up)."""
+    from napari_deblur.train.data import make_datasets
+
+    train, _ = make_datasets(cfg.replace(steps=max(cfg.steps, n_batches + 1)))
+    batches = iter(DataLoader(train, batch_size=cfg.batch, num_workers=cfg.workers))
+    next(batches)  # worker start-up and first reads are not throughput
+    start = time.perf_counter()
+    for _ in range(n_batches):
+        next(batches)
+    return n_batches * cfg.batch / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -73,7 +86,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from napari_deblur.restore.methods import list_methods
     from napari_deblur.train import TrainConfig
-    from napari_deblur.train.data import loader_throughput, make_datasets
+    from napari_deblur.train.data import make_datasets
     from napari_deblur.zoo.family import FAMILIES, create
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

@@ -85,3 +85,10 @@ def training_precision(precision: str, device: torch.device) -> str:
     if name == "auto":
         name = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
     return LIGHTNING_PRECISION[name]
+
+
+def training_device_text() -> str:
+    """Where a training started now would run, in words for the training widget."""
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return "CPU — training will be slow"

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from napari_deblur.synth import kernels
+from napari_deblur.synth.given_kernel import as_kernel
 from napari_deblur.synth.kinds import get_kind, list_kinds, make_kernel
 
 LEVIN = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "levin09"
@@ -186,7 +187,7 @@ def test_gaussian_single_argument_and_3d():
 
 
 def test_delta_kernel_is_identity(sharp):
-    delta = kernels.as_kernel(np.ones((1, 1)))
+    delta = as_kernel(np.ones((1, 1)))
     assert delta.shape == (1, 1)
     np.testing.assert_allclose(ndimage.convolve(sharp, delta, mode="reflect"), sharp, atol=1e-6)
 
@@ -194,24 +195,24 @@ def test_delta_kernel_is_identity(sharp):
 def test_as_kernel_centres_and_normalizes():
     raw = np.zeros((6, 8))
     raw[1, 2], raw[1, 3] = 2.0, 2.0  # off centre, even-sized, unnormalized
-    k = kernels.as_kernel(raw)
+    k = as_kernel(raw)
     assert_valid(k)
 
 
 def test_as_kernel_from_tif_and_layer(tmp_path, motion_kernel):
     path = tmp_path / "kernel.tif"
     tifffile.imwrite(path, (motion_kernel * 1000).astype(np.uint16))
-    from_file = kernels.as_kernel(path)
-    from_str = kernels.as_kernel(str(path))
+    from_file = as_kernel(path)
+    from_str = as_kernel(str(path))
     assert_valid(from_file)
     np.testing.assert_allclose(from_file, from_str)
     np.testing.assert_allclose(from_file, motion_kernel, atol=1e-3)
     layer = SimpleNamespace(data=motion_kernel[None] * 5)  # a napari layer with a singleton leading axis
-    np.testing.assert_allclose(kernels.as_kernel(layer), motion_kernel, atol=1e-6)
+    np.testing.assert_allclose(as_kernel(layer), motion_kernel, atol=1e-6)
 
 
 def test_as_kernel_3d_padded_to_odd():
-    k = kernels.as_kernel(np.ones((4, 5, 6)))
+    k = as_kernel(np.ones((4, 5, 6)))
     assert k.shape == (5, 5, 7)
     assert k.sum() == pytest.approx(1.0, abs=1e-5)
 
@@ -224,7 +225,7 @@ def test_as_kernel_3d_padded_to_odd():
 ])
 def test_as_kernel_rejects_bad_data(data, match):
     with pytest.raises(ValueError, match=match):
-        kernels.as_kernel(data)
+        as_kernel(data)
 
 
 @pytest.mark.parametrize(("call", "match"), [

@@ -20,7 +20,6 @@ from napari_deblur.train.data import (
     find_pairs,
     image_shape,
     layer_pairs_to_folder,
-    loader_throughput,
     make_datasets,
 )
 
@@ -379,11 +378,6 @@ def test_layer_pairs_to_folder(tmp_path):
         layer_pairs_to_folder([blurred[0]], [sharp[1]], folder)
     with pytest.raises(ValueError, match="as many sharp as blurred"):
         layer_pairs_to_folder(blurred, sharp[:1], folder)
-
-
-def test_loader_throughput():
-    cfg = TrainConfig(scenes="fluorescence", patch=P, batch=2, steps=1, workers=0, blur_params={"size": 9})
-    assert loader_throughput(cfg, n_batches=2) > 0
 
 
 # -- the recipe's data: the blur mixture on natural images, one intensity policy ------------------------------

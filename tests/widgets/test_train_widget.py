@@ -11,8 +11,8 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
+from napari_deblur.hardware import training_device_text  # noqa: E402
 from napari_deblur.train.events import Error  # noqa: E402
-from napari_deblur.widgets import train as train_widget  # noqa: E402
 from napari_deblur.widgets.deblur import DeblurWidget  # noqa: E402
 from napari_deblur.widgets.train import SOURCES, TrainWidget  # noqa: E402
 
@@ -204,10 +204,10 @@ def test_device_label(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert train_widget.device_text() == "CPU — training will be slow"
+    assert training_device_text() == "CPU — training will be slow"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda _i=0: "NVIDIA H200")
-    assert train_widget.device_text() == "GPU: NVIDIA H200"
+    assert training_device_text() == "GPU: NVIDIA H200"
 
 
 def test_plot_keeps_its_curves_after_clear(qtbot):

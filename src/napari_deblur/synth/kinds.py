@@ -15,6 +15,7 @@ import numpy as np
 
 from napari_deblur.params import Param, ParamSpec
 from napari_deblur.synth import kernels
+from napari_deblur.synth.given_kernel import as_kernel
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def _psf(function_name: str) -> Callable[..., np.ndarray]:
 
 
 def _custom(*, seed: int | None = None, ndim: int = 2, kernel: Any) -> np.ndarray:
-    k = kernels.as_kernel(kernel)
+    k = as_kernel(kernel)
     if ndim == 2 and k.ndim == 3:
         raise ValueError(f"The custom kernel is 3D (shape {k.shape}) but a 2D kernel was asked for; "
                          "pass ndim=3 for a z-stack, or give a single plane.")

@@ -28,6 +28,52 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MIN_PATCH = 16  # the networks downsample by up to 16; a smaller patch has no coarsest scale left
 MODEL_SUFFIX = ".safetensors"
 
+#: What each TrainConfig field does, in one sentence: the CLI's --help for each flag and the widget's tooltips read it
+#: (a field without an entry gets a generic line).
+FIELD_HELP = {
+    "model": "Network family to train (see `napari-deblur methods`).",
+    "size": "Model size (small is fast on a CPU, base is the paper's).",
+    "name": "Model name (file stem); deblur with `--weights NAME`. Default: <model>-<size>-custom.",
+    "out": "Output .safetensors file. Default: the user model folder, so the model is found by name.",
+    "pairs": "Folder of blur/ + sharp/ pairs with matching names (or the GoPro layout).",
+    "sharp": "Folder of sharp images, blurred on the fly (2D, RGB, or z-stacks).",
+    "scenes": "Built-in sharp images, blurred on the fly: natural (scikit-image's photographs plus dead leaves), "
+              "dead_leaves or fluorescence.",
+    "init": "Start from this trained model (name or .safetensors path) of the same family and size: fine-tuning.",
+    "compile": "torch.compile the network for training (true/false): 1.5x faster on a CPU after a minute of "
+               "compiling.",
+    "blur": "Blur kind for --sharp/--scenes (see `napari-deblur kinds`); its parameters are --blur-* flags.",
+    "blur_params": "The blur kind's parameters as JSON, e.g. '{\"size\": 15}' (or use the --blur-* flags).",
+    "noise": "Gaussian noise: each sample draws sigma uniformly up to this.",
+    "photons": "Poisson noise: photons at the white level (0 = none).",
+    "jpeg_quality": "JPEG-compress the blurred samples at this quality (0 = off).",
+    "val_pairs": "Held-out pairs folder for validation (default: held out from --pairs, or synthetic).",
+    "val_size": "Validation images.",
+    "preview_image": "An image to deblur with the current model at every validation (centre crop; written to "
+                     "the run folder's previews/output_step_N.tif).",
+    "weight_decay": "AdamW weight decay.",
+    "fft_weight": "Weight of the FFT loss (0 = off).",
+    "vgg_weights": "Local VGG-19 weights file (torchvision's vgg19-*.pth or .safetensors) for the perceptual "
+                   "loss; nothing is downloaded. Empty = no perceptual loss.",
+    "perceptual_weight": "Weight of the perceptual loss (with --vgg-weights).",
+    "adv_weight": "GAN only: weight of the adversarial loss.",
+    "gan_pretrain": "GAN only: fraction of the steps trained with pixel losses before the critic joins.",
+    "ema": "GAN only: decay of the generator's moving average (the saved weights).",
+    "seed": "Seed of the data stream and the initialization.",
+    "in_channels": "1 (grayscale; colour images train channel by channel) or 3 (RGB jointly).",
+    "steps": "Training steps (optimizer updates).",
+    "patch": "Training crop side in pixels.",
+    "batch": "Crops per step (per device).",
+    "lr": "Peak learning rate (AdamW, cosine decay to 0).",
+    "loss": "Pixel loss: l1, charbonnier or psnr.",
+    "device": "auto, cpu, cuda or mps.",
+    "devices": "GPUs to train on (DDP when more than one).",
+    "precision": "auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or float16 (mixed).",
+    "val_every": "Validate (and write a preview) every N steps.",
+    "checkpoint_every": "Save the run folder's last.ckpt every N steps.",
+    "workers": "Data-loading worker processes.",
+}
+
 
 @dataclass
 class TrainConfig:

@@ -10,7 +10,6 @@ pair, so a pair keeps its relative intensities).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from napari_deblur.restore.intensity import robust_range
 from napari_deblur.synth.degrade import Degradation, fit_kernel
@@ -51,7 +50,7 @@ SOFT_KINDS = ("gaussian", "widefield", "confocal")  # automatic sizes with faint
 CACHE_BYTES = 256 << 20  # decoded images kept per dataset copy (one per DataLoader worker)
 
 __all__ = ["IMAGE_SUFFIXES", "DataPlan", "PairedPatches", "SyntheticPatches", "check_data", "find_images",
-           "find_pairs", "image_shape", "layer_pairs_to_folder", "load_planes", "loader_throughput", "make_datasets"]
+           "find_pairs", "image_shape", "layer_pairs_to_folder", "load_planes", "make_datasets"]
 
 
 @dataclass
@@ -319,14 +318,3 @@ def make_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
         val = SyntheticPatches(deg, plan.val_side, cfg.val_size, stream=1, augment=False, **synth)
     train.description = val.description = plan.description
     return train, val
-
-
-def loader_throughput(cfg: TrainConfig, n_batches: int = 20) -> float:
-    """Training samples per second the DataLoader delivers with ``cfg``'s batch and workers (after warm-up)."""
-    train, _ = make_datasets(cfg.replace(steps=max(cfg.steps, n_batches + 1)))
-    batches = iter(DataLoader(train, batch_size=cfg.batch, num_workers=cfg.workers))
-    next(batches)  # worker start-up and first reads are not throughput
-    start = time.perf_counter()
-    for _ in range(n_batches):
-        next(batches)
-    return n_batches * cfg.batch / (time.perf_counter() - start)

@@ -120,6 +120,20 @@ class DeblurWidget(DockForm):
         self._on_method_changed(method)
         self._on_image_changed(self.image.value)
 
+    @classmethod
+    def refresh_methods(cls, viewer: Any) -> None:
+        """Every Deblur dock of ``viewer`` re-reads the method list, so a new model shows as trained at once.
+
+        Found among the application's widgets (public Qt API) rather than through napari's private dock registry.
+        """
+        from qtpy.QtWidgets import QApplication
+
+        for qt_widget in QApplication.allWidgets():
+            widget = getattr(qt_widget, "_magic_widget", None)
+            if isinstance(widget, cls) and widget.viewer is viewer:
+                widget.method.reset_choices()
+                widget._update_availability()
+
     # -- layer choices -------------------------------------------------------------------------
     def _image_layers(self, _widget: Any = None) -> list:
         return image_layers(self.viewer)

@@ -24,10 +24,10 @@ from magicgui.widgets import (
 from qtpy.QtCore import QTimer
 from superqt import QCollapsible
 
-from napari_deblur.restore.methods import list_methods
+from napari_deblur.hardware import training_device_text
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
-from napari_deblur.train.config import LOSSES, TrainConfig
+from napari_deblur.train.config import FIELD_HELP, LOSSES, TrainConfig
 from napari_deblur.train.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
 from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
 from napari_deblur.widgets._layers import image_layers
@@ -62,33 +62,6 @@ SHOWN_FOR = {"blurred_layer": (LAYER_PAIRS,), "sharp_layer": (LAYER_PAIRS, SHARP
              "blur": SYNTHETIC, "blur_help": SYNTHETIC, "noise": SYNTHETIC}
 
 
-def device_text() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
-    return "CPU — training will be slow"
-
-
-def families() -> list[str]:
-    """Trainable network families (user models registered as extra network methods are not families)."""
-    return [s.name for s in list_methods() if s.kind == "network" and s.name in FAMILIES]
-
-
-def refresh_deblur_widgets(viewer: Any) -> None:
-    """Deblur widgets of ``viewer`` re-read the method list, so a new model shows as trained at once.
-
-    Found among the application's widgets (public Qt API) rather than through napari's private dock registry.
-    """
-    from qtpy.QtWidgets import QApplication
-
-    for qt_widget in QApplication.allWidgets():
-        widget = getattr(qt_widget, "_magic_widget", None)
-        if isinstance(widget, DeblurWidget) and widget.viewer is viewer:
-            widget.method.reset_choices()
-            widget._update_availability()
-
-
 class TrainWidget(DockForm):
     """Dock widget: data source, blur, model, steps, Start / Stop / Resume, progress, live plot, preview."""
 
@@ -108,7 +81,7 @@ class TrainWidget(DockForm):
             value = s.get(name, getattr(d, name))
             return value if value in choices else choices[0]
 
-        fams, kinds = families(), [k.name for k in list_kinds() if not k.needs_kernel]
+        fams, kinds = sorted(FAMILIES), [k.name for k in list_kinds() if not k.needs_kernel]
         source = s.get("source") if s.get("source") in SOURCES else SCENES_SOURCE
         self.source = ComboBox(label="data", choices=SOURCES, value=source)
         self.blurred_layer = ComboBox(label="blurred layer", choices=self._image_layers)
@@ -122,8 +95,7 @@ class TrainWidget(DockForm):
         self.scenes = ComboBox(label="scenes", choices=SCENES, value=saved("scenes", SCENES))
         self.blur = ComboBox(label="blur", choices=kinds, value=saved("blur", kinds))
         self.blur_help = Label(value="")
-        self.noise = float_box(saved("noise"), min=0, max=1, step=0.005, decimals=4, zero="off", label="noise",
-                               tooltip="Largest Gaussian noise sigma (each sample draws one up to it).")
+        self.noise = float_box(saved("noise"), min=0, max=1, step=0.005, decimals=4, zero="off", label="noise")
         self.model = ComboBox(label="model", choices=fams, value=saved("model", fams))
         self.size = ComboBox(label="size", choices=list(FAMILIES[self.model.value].sizes))
         self.name = LineEdit(label="model name", tooltip="The file name in the user model folder; "
@@ -137,7 +109,9 @@ class TrainWidget(DockForm):
         self.seed = SpinBox(label="seed", value=saved("seed"), min=0, max=2**31 - 1)
         self.val_every = SpinBox(label="validate every", value=saved("val_every"), min=1, max=1_000_000,
                                  tooltip="Steps between validations (and checkpoints).")
-        self.device = Label(value=device_text())
+        for name in ("scenes", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss", "seed"):
+            getattr(self, name).tooltip = FIELD_HELP[name]  # one description per setting, shared with the CLI
+        self.device = Label(value=training_device_text())
         self.start_button, self.stop_button = PushButton(text="Start"), PushButton(text="Stop", enabled=False)
         self.resume_button = PushButton(text="Resume")
         restore_fields(s, {name: getattr(self, name) for name in ("noise", "steps", "batch", "patch", "lr",
@@ -342,7 +316,7 @@ class TrainWidget(DockForm):
         elif isinstance(event, Finished):
             self.progress.value = self.progress.max
             self.status.value = f"Saved {event.model}"
-            refresh_deblur_widgets(self.viewer)
+            DeblurWidget.refresh_methods(self.viewer)
         elif isinstance(event, Error):
             self._show_error(RuntimeError(event.message))
 

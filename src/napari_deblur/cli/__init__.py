@@ -1,0 +1,64 @@
+"""The ``napari-deblur`` command: list methods and blur kinds, deblur files, blur files, train and evaluate
+models, run the demo.
+
+Method flags are generated from the registry (``--balance``, ``--iterations``, ...) and blur-kind flags from
+the kinds' specs (``--length``, ``--radius``, ``--na``, ...), so every parameter is a flag and new methods or
+kinds need no CLI code. ``train`` takes one flag per ``TrainConfig`` field (``--steps``, ``--patch``, ...) and the
+blur kinds' parameters prefixed with ``blur`` (``--blur-length``, ``--blur-radius``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from napari_deblur.cli._common import check_output, cli_words
+from napari_deblur.cli._images import _cmd_blur, _cmd_deblur, _cmd_kinds, _cmd_methods, add_image_parsers
+from napari_deblur.cli._training import _cmd_evaluate, _cmd_train, add_training_parsers
+
+__all__ = ["build_parser", "check_output", "cli_words", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="napari-deblur", description="Remove blur from images.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("methods", help="List the deblurring methods and their parameters.")
+    add_image_parsers(sub)
+    add_training_parsers(sub)
+
+    demo = sub.add_parser("demo", help="Blur a sample image, deblur it blind and with the kernel, print PSNR, save a "
+                          "comparison.")
+    demo.add_argument("--out", type=Path, default=Path("demo_output"), help="Folder for the results.")
+    demo.add_argument("--method", default="nafnet", help="Method to demonstrate beside Richardson-Lucy with the true "
+                      "kernel (default: the shipped general NAFNet, blind).")
+    demo.add_argument("--seed", type=int, default=3, help="Seed of the blur kernel and noise.")
+    demo.add_argument("--gui", action="store_true", help="Open napari with the three layers.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "methods":
+            return _cmd_methods()
+        if args.command == "deblur":
+            return _cmd_deblur(args)
+        if args.command == "kinds":
+            return _cmd_kinds()
+        if args.command == "blur":
+            return _cmd_blur(args)
+        if args.command == "train":
+            return _cmd_train(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
+        if args.command == "demo":
+            from napari_deblur.demo import run_demo
+
+            return run_demo(args.out, method=args.method, seed=args.seed, gui=args.gui)
+    except (ValueError, FileNotFoundError, TypeError) as err:
+        print(f"napari-deblur: error: {cli_words(str(err))}", file=sys.stderr)
+        return 2
+    return 1
