@@ -22,8 +22,8 @@ from _report import machine, write_section
 
 def rate(patch: int, batch: int, bf16: bool, channels_last: bool, compile_: bool, steps: int = 8,
          family: str = "nafnet") -> float:
-    from napari_deblur.train import TrainConfig
-    from napari_deblur.train.module import RestorationModule
+    from napari_deblur.training import TrainConfig
+    from napari_deblur.training.module import RestorationModule
 
     torch.manual_seed(0)
     module = RestorationModule(TrainConfig(model=family, size="small", patch=patch, scenes="dead_leaves"))

@@ -52,7 +52,7 @@ class _Timer(L.Callback):
 
 def measure(cfg, pool: list[dict]) -> float:
     """Samples per second of ``cfg``'s module over the timed steps."""
-    from napari_deblur.train.module import make_module
+    from napari_deblur.training.module import make_module
     from napari_deblur.zoo import FAMILIES
 
     timer = _Timer()
@@ -67,7 +67,7 @@ def measure(cfg, pool: list[dict]) -> float:
 
 def loader_throughput(cfg, n_batches: int = 20) -> float:
     """Training samples per second the DataLoader delivers with ``cfg``'s batch and workers (after warm-up)."""
-    from napari_deblur.train.data import make_datasets
+    from napari_deblur.training.data import make_datasets
 
     train, _ = make_datasets(cfg.replace(steps=max(cfg.steps, n_batches + 1)))
     batches = iter(DataLoader(train, batch_size=cfg.batch, num_workers=cfg.workers))
@@ -85,8 +85,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from napari_deblur.restore.methods import list_methods
-    from napari_deblur.train import TrainConfig
-    from napari_deblur.train.data import make_datasets
+    from napari_deblur.training import TrainConfig
+    from napari_deblur.training.data import make_datasets
     from napari_deblur.zoo.family import FAMILIES, create
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

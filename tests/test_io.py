@@ -50,7 +50,7 @@ def test_written_files_get_the_permissions_of_a_plain_write(tmp_path):
     """Results, configs and models are readable as the umask allows (mkstemp alone would make them 0600)."""
     import os
 
-    from napari_deblur.train import TrainConfig
+    from napari_deblur.training import TrainConfig
     from napari_deblur.zoo import create, save_model
 
     old = os.umask(0o022)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_deblur.train.events import Started, Step, read_events, to_dict
-from napari_deblur.train.process import EVENTS_FILE
+from napari_deblur.training.events import Started, Step, read_events, to_dict
+from napari_deblur.training.process import EVENTS_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "weights" / "recipes"
@@ -41,7 +41,7 @@ PURPOSES = {
 
 
 def recipe(name: str):
-    from napari_deblur.train import TrainConfig
+    from napari_deblur.training import TrainConfig
 
     path = RECIPES / f"{name}.json"
     if not path.is_file():
@@ -76,7 +76,7 @@ def save_state(name: str) -> Path:
 
 def train(name: str) -> Path:
     """Train the recipe, resuming from the run folder or, on a fresh machine, from the committed state."""
-    from napari_deblur.train import train as run_training
+    from napari_deblur.training import train as run_training
 
     cfg = recipe(name)
     ckpt = cfg.run_dir / "last.ckpt"

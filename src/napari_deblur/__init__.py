@@ -20,9 +20,7 @@ import numpy as np
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
 from napari_deblur.params import Param
 from napari_deblur.restore import classical  # noqa: F401 - registers Wiener and Richardson-Lucy
-from napari_deblur.restore.engine import Progress, deblur_steps
-from napari_deblur.restore.engine import deblur as _deblur
-from napari_deblur.restore.lazy import deblur_lazy, is_dask
+from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
 from napari_deblur.synth.kinds import list_kinds, make_kernel
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
@@ -36,11 +34,22 @@ __all__ = ["MethodSpec", "Param", "Progress", "TrainConfig", "blur_variants", "d
 
 def __getattr__(name: str) -> Any:
     # Training is imported on first use: Lightning takes seconds to import and deblurring never needs it.
-    if name in ("train", "evaluate", "TrainConfig"):
-        import napari_deblur.train as training  # the package is callable: napari_deblur.train(cfg) trains
+    if name in ("evaluate", "TrainConfig"):
+        import napari_deblur.training as training
 
-        return training if name == "train" else getattr(training, name)
+        return getattr(training, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def train(cfg: Any, *, resume: bool = False, on_event: Any = None) -> Any:
+    """Train a network as ``cfg`` (a :class:`TrainConfig`) says; see :func:`napari_deblur.training.run.train`.
+
+    Returns the saved ``.safetensors`` model, or after a graceful stop the checkpoint to resume from.
+    ``on_event`` receives each typed training event (napari_deblur.training.events).
+    """
+    from napari_deblur.training.run import train as run_training
+
+    return run_training(cfg, resume=resume, on_event=on_event)
 
 
 def deblur(
@@ -98,21 +107,6 @@ def deblur(
         The deblurred image, same shape as ``image``. A dask array gives a lazy dask array with the same
         chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
-    if is_dask(image):
-        return deblur_lazy(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
-                           tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
-                           intensity_range=intensity_range, tile_batch=tile_batch, **params)
-    return _deblur(
-        image,
-        method,
-        psf=psf,
-        axes=axes,
-        rgb=rgb,
-        tile_size=tile_size,
-        tile_overlap=tile_overlap,
-        device=device,
-        output_dtype=output_dtype,
-        intensity_range=intensity_range,
-        tile_batch=tile_batch,
-        **params,
-    )
+    return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
+                              tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
+                              intensity_range=intensity_range, tile_batch=tile_batch, **params))

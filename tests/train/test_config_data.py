@@ -15,8 +15,8 @@ from torch.utils.data import DataLoader
 
 from napari_deblur.restore.intensity import HIGH_PERCENTILE, LOW_PERCENTILE
 from napari_deblur.synth.kinds import make_kernel
-from napari_deblur.train.config import TrainConfig
-from napari_deblur.train.data import (
+from napari_deblur.training.config import TrainConfig
+from napari_deblur.training.data import (
     find_pairs,
     image_shape,
     layer_pairs_to_folder,
@@ -382,7 +382,7 @@ def test_layer_pairs_to_folder(tmp_path):
 
 # -- the recipe's data: the blur mixture on natural images, one intensity policy ------------------------------
 def test_natural_scenes_with_the_blur_mixture():
-    from napari_deblur.train.natural import VAL_IMAGES, natural_images
+    from napari_deblur.training.natural import VAL_IMAGES, natural_images
 
     cfg = TrainConfig(scenes="natural", blur="random_mix", patch=P, steps=4, batch=4, val_size=4).validate()
     train, val = make_datasets(cfg)
@@ -394,7 +394,7 @@ def test_natural_scenes_with_the_blur_mixture():
     assert any(float((s["blurred"] - s["sharp"]).abs().mean()) > 0.01 for s in samples)  # blur happened
     # Validation crops come from the held-out photographs only, which training never sees.
     assert len(natural_images("val")) == len(VAL_IMAGES)
-    assert not set(VAL_IMAGES) & set(__import__("napari_deblur.train.natural", fromlist=["x"]).TRAIN_IMAGES)
+    assert not set(VAL_IMAGES) & set(__import__("napari_deblur.training.natural", fromlist=["x"]).TRAIN_IMAGES)
     assert [float(v["blurred"].sum()) for v in _samples(val, 4)] == [float(v["blurred"].sum()) for v in
                                                                       _samples(make_datasets(cfg)[1], 4)]
 
@@ -403,7 +403,7 @@ def test_natural_scenes_with_the_blur_mixture():
 def test_training_and_inference_normalize_alike(tmp_path, dtype):
     """The planes training reads from a file are exactly the planes the engine normalizes for inference."""
     from napari_deblur.restore.intensity import intensity_map
-    from napari_deblur.train.files import load_planes, normalize
+    from napari_deblur.training.files import load_planes, normalize
 
     rng = np.random.default_rng(0)
     image = {"uint8": lambda: rng.integers(0, 256, (40, 50), dtype=np.uint8),

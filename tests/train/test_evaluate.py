@@ -11,8 +11,8 @@ from skimage import data
 
 from napari_deblur.cli import main as cli_main
 from napari_deblur.synth.kernels import camera_shake
-from napari_deblur.train import evaluate
-from napari_deblur.train.evaluate import blur_protocol, format_table, score
+from napari_deblur.training import evaluate
+from napari_deblur.training.evaluate import blur_protocol, format_table, score
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from napari_deblur.train.events import (
+from napari_deblur.training.events import (
     Error,
     Finished,
     Started,

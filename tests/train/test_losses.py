@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from napari_deblur.train import losses
-from napari_deblur.train.config import TrainConfig
+from napari_deblur.training import losses
+from napari_deblur.training.config import TrainConfig
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_losses_have_gradients(image):
 
 def _vgg_file(tmp_path, suffix: str = ".pth"):
     """A VGG-19 weights file laid out as torchvision's (random weights, the first three blocks)."""
-    from napari_deblur.train.perceptual import vgg19_to_relu3_3
+    from napari_deblur.training.perceptual import vgg19_to_relu3_3
 
     torch.manual_seed(0)
     state = {f"features.{k}": v for k, v in vgg19_to_relu3_3().state_dict().items()}
@@ -135,7 +135,7 @@ def _vgg_file(tmp_path, suffix: str = ".pth"):
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
 def test_perceptual_loss_from_a_local_weights_file(tmp_path, image, suffix):
-    from napari_deblur.train.perceptual import PerceptualLoss, load_vgg_features
+    from napari_deblur.training.perceptual import PerceptualLoss, load_vgg_features
 
     path, state = _vgg_file(tmp_path, suffix)
     features = load_vgg_features(path)

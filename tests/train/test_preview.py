@@ -6,7 +6,7 @@ import numpy as np
 import tifffile
 import torch
 
-from napari_deblur.train.preview import load_preview_input, run_preview
+from napari_deblur.training.preview import load_preview_input, run_preview
 
 
 def test_crop_is_centred_aligned_and_normalized(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -16,8 +17,8 @@ from safetensors.torch import load_file
 
 import napari_deblur as nd
 from napari_deblur.cli import main as cli_main
-from napari_deblur.train import TrainConfig, TrainingProcess, train
-from napari_deblur.train.events import to_dict
+from napari_deblur.training import TrainConfig, TrainingProcess, train
+from napari_deblur.training.events import to_dict
 from napari_deblur.zoo.weights import read_card
 
 #: The documented keys of every event (docs/training.md); events may carry no others.
@@ -75,7 +76,7 @@ def check_event(event: dict) -> None:
 
 def run_module(cfg: TrainConfig, *args: str) -> subprocess.Popen:
     config = cfg.save(cfg.run_dir.parent / f"{cfg.model_name}.json")
-    return subprocess.Popen([sys.executable, "-m", "napari_deblur.train", "--config", str(config), *args],
+    return subprocess.Popen([sys.executable, "-m", "napari_deblur.training", "--config", str(config), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -206,7 +207,7 @@ def test_graceful_stop_keeps_a_checkpoint(tmp_path, how):
 
 
 def test_gan_trains_both_stages_and_saves_the_ema_generator(tmp_path, monkeypatch):
-    import napari_deblur.train.run as run
+    import napari_deblur.training.run as run
 
     modules = []
 
@@ -218,7 +219,7 @@ def test_gan_trains_both_stages_and_saves_the_ema_generator(tmp_path, monkeypatc
     make_module = run.make_module
     monkeypatch.setattr(run, "make_module", capture)
     # With DeblurGAN's perceptual (VGG feature) term, from a local weights file laid out as torchvision's.
-    from napari_deblur.train.perceptual import vgg19_to_relu3_3
+    from napari_deblur.training.perceptual import vgg19_to_relu3_3
 
     vgg = tmp_path / "vgg19.pth"
     torch.save({f"features.{k}": v for k, v in vgg19_to_relu3_3().state_dict().items()}, vgg)
@@ -271,7 +272,7 @@ def test_module_entry_point_reports_errors(tmp_path):
 def test_a_run_folder_in_use_is_refused(tmp_path):
     """A second training with the same output while the first runs would wipe its history: refused, naming the
     process; the folder's events and config are left as they were."""
-    from napari_deblur.train.run import _run_lock
+    from napari_deblur.training.run import _run_lock
 
     cfg = tiny(tmp_path)
     cfg.run_dir.mkdir(parents=True)
@@ -314,11 +315,11 @@ def test_cli_train_human_readable_and_errors(tmp_path, capsys):
 
 
 def test_public_api_trains_and_evaluates(tmp_path, model_dir):
-    # napari_deblur.train is the training package and, called, the training function (DESIGN's public API).
+    # nd.train is a plain function (DESIGN's public API); the training package is napari_deblur.training.
     cfg = nd.TrainConfig(**{**tiny(tmp_path, steps=2).to_dict(), "out": "", "name": "api"})
     path = nd.train(cfg)
     assert path == (model_dir / "api.safetensors").resolve()
-    assert nd.train.TrainConfig is nd.TrainConfig and callable(nd.train)
+    assert nd.TrainConfig is TrainConfig and inspect.isfunction(nd.train)
     sharp = np.random.default_rng(0).random((48, 48)).astype(np.float32)
     kernel = np.zeros((5, 5), np.float32)
     kernel[2] = 0.2  # a horizontal 5-pixel motion

@@ -12,7 +12,7 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from napari_deblur.hardware import training_device_text  # noqa: E402
-from napari_deblur.train.events import Error  # noqa: E402
+from napari_deblur.training.events import Error  # noqa: E402
 from napari_deblur.widgets.deblur import DeblurWidget  # noqa: E402
 from napari_deblur.widgets.train import SOURCES, TrainWidget  # noqa: E402
 

@@ -20,7 +20,6 @@ from napari_deblur.cli._common import (
 )
 from napari_deblur.io import check_output_format, read_image, read_psf, write_image
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
-from napari_deblur.restore.lazy import deblur_lazy
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
@@ -135,9 +134,10 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
         image = da.from_array(array, chunks="auto")
         axes = args.axes or file_axes
     try:  # chunks are read only from here on: a damaged one fails deep in dask
-        result = deblur_lazy(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None,
-                             tile_size=args.tile_size, tile_overlap=args.tile_overlap, tile_batch=args.tile_batch,
-                             device=args.device, output_dtype="float32" if args.float32 else "same", **params)
+        result = drain(deblur_steps(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None,
+                                    tile_size=args.tile_size, tile_overlap=args.tile_overlap,
+                                    tile_batch=args.tile_batch, device=args.device,
+                                    output_dtype="float32" if args.float32 else "same", **params))
         if not is_zarr(args.output):
             check_output_format(args.output, result.dtype)
         with ProgressBar():

@@ -1,4 +1,4 @@
-"""The training commands: ``train`` (one flag per TrainConfig field, described in train/config.py) and
+"""The training commands: ``train`` (one flag per TrainConfig field, described in training/config.py) and
 ``evaluate``."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from napari_deblur.cli._common import _add_param_flags, _flag, _given_params, _H
 from napari_deblur.io import read_psf
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.kinds import get_kind, list_kinds
-from napari_deblur.train.config import FIELD_HELP, TrainConfig
-from napari_deblur.train.events import Checkpoint, Event, Finished, Started, Step, Stopped, Validation, event_printer
+from napari_deblur.training.config import FIELD_HELP, TrainConfig
+from napari_deblur.training.events import Checkpoint, Event, Finished, Started, Step, Stopped, Validation, event_printer
 
 
 def add_training_parsers(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +75,7 @@ def _print_event(event: Event) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from napari_deblur.train.run import train
+    from napari_deblur.training.run import train
 
     cfg = _train_config(args)
     train(cfg, resume=args.resume, on_event=event_printer(args.events) if args.events else _print_event)
@@ -100,7 +100,7 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from napari_deblur.train.evaluate import evaluate, format_table
+    from napari_deblur.training.evaluate import evaluate, format_table
 
     if (args.method is None) == (args.method_name is None):
         raise SystemExit("error: name the method once: `napari-deblur evaluate METHOD ...` or `--method METHOD`.")

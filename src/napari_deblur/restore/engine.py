@@ -17,9 +17,10 @@ import torch
 
 from napari_deblur.hardware import resolve_device
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
+from napari_deblur.restore.checks import _check_psf_fits, check_image, check_request
 from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
+from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.restore.methods import MethodSpec, get_method
-from napari_deblur.restore.psf_prep import validate_psf
 from napari_deblur.restore.tile_plan import TileChoice, after_out_of_memory, choose_tiles, default_tile
 from napari_deblur.restore.tiling import plan_tiles, run_tiled
 
@@ -33,52 +34,6 @@ class Progress:
     done: int
     total: int
     message: str = ""
-
-
-def check_dtype(dtype: Any) -> None:
-    """Raise ``ValueError`` unless ``dtype`` is an integer or float image dtype (checked without the pixels)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind not in "uif":  # bool is kind "b"
-        raise ValueError(
-            f"Unsupported image dtype {dtype}; use an unsigned/signed integer or float image "
-            "(e.g. image.astype(np.float32))."
-        )
-
-
-def check_request(spec: MethodSpec, psf: Any, output_dtype: str) -> np.ndarray | None:
-    """Check what every run of ``spec`` needs besides the image; return the validated PSF (or ``None``)."""
-    if output_dtype not in ("same", "float32"):
-        raise ValueError(f"output_dtype must be 'same' or 'float32'; got {output_dtype!r}.")
-    if spec.needs_psf:
-        if psf is None:
-            raise ValueError(
-                f"Method {spec.name!r} needs a PSF: pass psf=<array> (CLI: --psf FILE; widget: a PSF layer)."
-            )
-        return validate_psf(psf)
-    if psf is not None:
-        raise ValueError(f"Method {spec.name!r} is blind and takes no PSF; do not pass one.")
-    return None
-
-
-def check_image(image: Any) -> np.ndarray:
-    """Return ``image`` as an array, or raise ``ValueError`` naming what is wrong with it."""
-    arr = np.asarray(image)
-    check_dtype(arr.dtype)
-    if arr.size == 0:
-        raise ValueError(f"The image is empty (shape {arr.shape}); there is nothing to deblur.")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(
-            "The image contains NaN or Inf values; replace them first, e.g. np.nan_to_num(image)."
-        )
-    return arr
-
-
-def _check_psf_fits(psf: np.ndarray, spatial_shape: tuple[int, ...]) -> None:
-    if any(p > s for p, s in zip(psf.shape, spatial_shape[-psf.ndim :])):
-        raise ValueError(
-            f"The PSF ({'x'.join(map(str, psf.shape))}) is larger than the image "
-            f"({'x'.join(map(str, spatial_shape[-psf.ndim:]))}); crop the PSF around its peak."
-        )
 
 
 def deblur_steps(
@@ -102,6 +57,11 @@ def deblur_steps(
     ``restorer``: the method already built for these parameters, PSF and device (the lazy path builds one per
     worker process and reuses it for every chunk) instead of building it here.
     """
+    if is_dask(image):  # stays lazy: each chunk runs through these same steps when it is computed
+        yield Progress(0, 1, "Preparing the lazy result (sampling intensities)")
+        return deblur_lazy(image, method, run_block=deblur, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
+                           tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
+                           intensity_range=intensity_range, tile_batch=tile_batch, **params)
     spec = method if isinstance(method, MethodSpec) else get_method(method)
     arr = check_image(image)
     values = spec.resolve_params(params)

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from napari_deblur.hardware import resolve_device
 from napari_deblur.restore.axes import layout, resolve_axes
+from napari_deblur.restore.checks import check_dtype, check_request
 from napari_deblur.restore.intensity import fixed_intensity_map, fixed_range, policy_range, robust_range
 from napari_deblur.restore.methods import get_method
 from napari_deblur.restore.tile_plan import chunk_halo, chunk_tile
@@ -58,8 +61,6 @@ BUILD_COUNT = [0]  # how many methods this process has built (tests check that i
 
 def built_method(recipe: Recipe) -> Any:
     """The method ``recipe`` describes, built on first use in this process and then reused."""
-    from napari_deblur.hardware import resolve_device
-
     with _LOCK:
         key = recipe.key()
         if key not in _BUILT:
@@ -72,11 +73,10 @@ def built_method(recipe: Recipe) -> Any:
         return _BUILT[key]
 
 
-def _deblur_block(block: np.ndarray, *, recipe: Recipe, axes: str, rgb: bool | None, ranges: list | None,
-                  channel_axis: int | None, tile_size: int | None, tile_overlap: int | None, output_dtype: str,
-                  tile_batch: int | None = None, block_info: dict | None = None) -> np.ndarray:
-    from napari_deblur.restore.engine import deblur_steps, drain
-
+def _deblur_block(block: np.ndarray, *, run_block: Callable[..., np.ndarray], recipe: Recipe, axes: str,
+                  rgb: bool | None, ranges: list | None, channel_axis: int | None, tile_size: int | None,
+                  tile_overlap: int | None, output_dtype: str, tile_batch: int | None = None,
+                  block_info: dict | None = None) -> np.ndarray:
     intensity = None
     if ranges is not None:
         channel = 0
@@ -84,11 +84,9 @@ def _deblur_block(block: np.ndarray, *, recipe: Recipe, axes: str, rgb: bool | N
             channel = block_info[0]["chunk-location"][channel_axis]  # channel chunks are 1 wide
         intensity = ranges[channel]
     spec = get_method(recipe.method)
-    steps = deblur_steps(block, spec, psf=recipe.psf, axes=axes, rgb=rgb, tile_size=tile_size,
-                         tile_overlap=tile_overlap, device=recipe.device, output_dtype=output_dtype,
-                         intensity_range=intensity, tile_batch=tile_batch, restorer=built_method(recipe),
-                         **dict(recipe.params))
-    return drain(steps)
+    return run_block(block, spec, psf=recipe.psf, axes=axes, rgb=rgb, tile_size=tile_size, tile_overlap=tile_overlap,
+                     device=recipe.device, output_dtype=output_dtype, intensity_range=intensity,
+                     tile_batch=tile_batch, restorer=built_method(recipe), **dict(recipe.params))
 
 
 def _sample_range(image: Any, channel_axis: int | None, channel: int | None) -> tuple[float, float]:
@@ -128,19 +126,21 @@ def _compute_chunks(image: Any, spatial_axes: list[int], colour_axis: int | None
     return tuple(chunks)
 
 
-def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None, axes: str | None = None,
+def deblur_lazy(image: Any, method: str = "richardson_lucy", *, run_block: Callable[..., np.ndarray],
+                psf: Any = None, axes: str | None = None,
                 rgb: bool | None = None, tile_size: int | None = None, tile_overlap: int | None = None,
                 device: str = "auto", output_dtype: str = "same",
                 intensity_range: tuple[float, float] | None = None, tile_batch: int | None = None,
                 **params: Any) -> Any:
     """:func:`napari_deblur.deblur` for a dask array: returns a dask array (same shape, chunks and dtype).
 
+    ``run_block`` deblurs one in-memory block (the engine's ``deblur``, which also calls this function for dask
+    input: passing it in keeps the two modules from importing each other).
+
     ``tile_overlap`` is also the halo each chunk borrows from its neighbours (default: a network's receptive
     field, twice a classical method's, rounded up to the tile alignment). ``intensity_range`` fixes the
     (low, high) intensity map; by default it is estimated per channel from a few chunks, read once now.
     """
-    from napari_deblur.restore.engine import check_dtype, check_request
-
     spec = get_method(method)
     values = spec.resolve_params(params)
     psf_arr = check_request(spec, psf, output_dtype)
@@ -168,7 +168,7 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, psf: Any = None,
     tile_size = chunk_tile(spec, max(max(work.chunks[a]) for a in spatial_axes) + 2 * depth, tile_size)
     out_dtype = image.dtype if output_dtype == "same" else np.float32
     result = work.map_overlap(
-        _deblur_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},
+        _deblur_block, run_block=run_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},
         boundary="none", dtype=out_dtype, recipe=recipe, axes=axes, rgb=rgb, ranges=ranges,
         channel_axis=channel_axis, tile_size=tile_size, tile_overlap=tile_overlap, output_dtype=output_dtype,
         tile_batch=tile_batch, meta=np.empty((0,) * image.ndim, out_dtype))

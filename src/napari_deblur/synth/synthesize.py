@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
-from napari_deblur.restore.engine import check_image
+from napari_deblur.restore.checks import check_image
 from napari_deblur.restore.intensity import IntensityMap, fixed_range, intensity_map, restore_dtype
 from napari_deblur.synth.degrade import Degradation
 from napari_deblur.synth.kinds import get_kind

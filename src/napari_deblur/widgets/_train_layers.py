@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_deblur.train.events import Validation
+from napari_deblur.training.events import Validation
 from napari_deblur.widgets.deblur import check_image_layer, guess_axes
 
 PREVIEW_LAYER = "training preview"
@@ -41,7 +41,7 @@ def current_plane(layer: Any, viewer: Any) -> np.ndarray:
 def write_layer_sources(blurred: Any, sharp: Any, paired: bool) -> Path:
     """Write the chosen layers as training files: a pairs folder (``paired``) or a sharp-images folder."""
     from napari_deblur.io import write_image
-    from napari_deblur.train.data import layer_pairs_to_folder
+    from napari_deblur.training.data import layer_pairs_to_folder
 
     if sharp is None or (paired and blurred is None):
         raise ValueError("Choose the image layers first (open or make them, e.g. with 'Synthesize blur').")

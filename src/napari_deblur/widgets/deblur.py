@@ -13,8 +13,8 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, Pro
 
 from napari_deblur.hardware import resolve_device
 from napari_deblur.io import grey_psf
-from napari_deblur.restore.engine import Progress, deblur_steps, drain
-from napari_deblur.restore.lazy import deblur_lazy, is_dask
+from napari_deblur.restore.engine import deblur_steps, drain
+from napari_deblur.restore.lazy import is_dask
 from napari_deblur.restore.methods import get_method, list_methods
 from napari_deblur.widgets._layers import image_layers, looks_like_psf, preferred_image, preferred_psf
 from napari_deblur.widgets._layout import DockForm
@@ -242,11 +242,8 @@ class DeblurWidget(DockForm):
                       device=req["device"], **req["params"])
         lazy = is_dask(layer.data) and self.lazy.value
 
-        def make_steps():
-            if lazy:  # a generator too, so the widget runs both alike; only the intensity sampling runs now
-                yield Progress(0, 1, "Preparing the lazy result (sampling intensities)")
-                return deblur_lazy(layer.data, req["method"], **kwargs)
-            return (yield from deblur_steps(np.asarray(layer.data), req["method"], **kwargs))
+        def make_steps():  # a dask layer stays lazy: only its intensity sampling runs now
+            return (yield from deblur_steps(layer.data if lazy else np.asarray(layer.data), req["method"], **kwargs))
 
         def on_return(result: Any) -> None:
             out = output_layer_kwargs(layer, req["method"], req["params"], req["axes"] or "")
@@ -313,11 +310,8 @@ def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None
     if psf is not None and not isinstance(psf, np.ndarray):
         psf = layer_psf(psf)
     axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
-    if is_dask(layer.data):  # stays lazy, as napari keeps the layer
-        result = deblur_lazy(layer.data, method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs)
-    else:
-        result = drain(deblur_steps(np.asarray(layer.data), method, psf=psf, axes=axes, rgb=layer.rgb or None,
-                                    **kwargs))
+    data = layer.data if is_dask(layer.data) else np.asarray(layer.data)  # dask stays lazy, as napari keeps it
+    result = drain(deblur_steps(data, method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs))
     spec = get_method(method)
     params = spec.resolve_params({k: v for k, v in kwargs.items() if k in {p.name for p in spec.params}})
     layer_kwargs = output_layer_kwargs(layer, method, params, axes or "")

@@ -1,6 +1,6 @@
 """The "Train a deblurring model" dock widget: data, model and steps in; a live loss plot and a model file out.
 
-Training runs in a subprocess (:class:`~napari_deblur.train.process.TrainingProcess`), so napari never freezes
+Training runs in a subprocess (:class:`~napari_deblur.training.process.TrainingProcess`), so napari never freezes
 and a crash or out-of-memory never takes it down; a QTimer polls its JSON events into the progress bar, the
 plot and a "training preview" layer. Stop is graceful (the last checkpoint is kept); Resume continues from it.
 """
@@ -27,9 +27,9 @@ from superqt import QCollapsible
 from napari_deblur.hardware import training_device_text
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
-from napari_deblur.train.config import FIELD_HELP, LOSSES, TrainConfig
-from napari_deblur.train.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
-from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
+from napari_deblur.training.config import FIELD_HELP, LOSSES, TrainConfig
+from napari_deblur.training.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
+from napari_deblur.training.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
 from napari_deblur.widgets._layers import image_layers
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, float_box

@@ -43,7 +43,7 @@ class Family:
     #: RSS at 1024x1024 (docs/benchmarks.md) less the idle process, rounded up. The engine sizes tiles and
     #: batches from it and the free memory; 16-bit arithmetic needs about 60 % of it.
     activation_bytes: Mapping[str, int] = field(default_factory=dict)
-    #: GAN families only: the width of the discriminator each size trains against (train/module.py).
+    #: GAN families only: the width of the discriminator each size trains against (training/module.py).
     discriminator_widths: Mapping[str, int] = field(default_factory=dict)
 
     @property

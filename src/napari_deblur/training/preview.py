@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from napari_deblur.train.files import load_planes, normalize
+from napari_deblur.training.files import load_planes, normalize
 
 PREVIEW_SIDE = 384  # crop side: large enough to judge sharpness, small enough for a CPU at every validation
 ALIGN = 16  # every zoo network accepts sides that are multiples of its total downsampling (at most 16)

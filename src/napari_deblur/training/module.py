@@ -1,9 +1,9 @@
 """LightningModules that train a zoo network: plain restoration, and the two-stage GAN with an EMA generator.
 
-Both read batches ``{"blurred": (B, C, P, P), "sharp": (B, C, P, P)}`` in [0, 1] (train/data.py) and report,
+Both read batches ``{"blurred": (B, C, P, P), "sharp": (B, C, P, P)}`` in [0, 1] (training/data.py) and report,
 after each validation pass, ``val_metrics`` (PSNR/SSIM of the output and of the blurred input), the path of a
 preview PNG (blurred | output | sharp of validation sample 0) and, when ``cfg.preview_image`` is set, the
-network's output on that image (train/preview.py) for run.py's event callback.
+network's output on that image (training/preview.py) for run.py's event callback.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from napari_deblur.train import losses
-from napari_deblur.train.config import TrainConfig
-from napari_deblur.train.perceptual import PerceptualLoss, load_vgg_features
-from napari_deblur.train.preview import PreviewInput, load_preview_input, run_preview
+from napari_deblur.training import losses
+from napari_deblur.training.config import TrainConfig
+from napari_deblur.training.perceptual import PerceptualLoss, load_vgg_features
+from napari_deblur.training.preview import PreviewInput, load_preview_input, run_preview
 from napari_deblur.zoo.family import FAMILIES, create
 
 

@@ -1,6 +1,6 @@
 """``TrainingProcess``: one training run in a subprocess, its events read on a background thread.
 
-Training runs in its own process (``python -m napari_deblur.train``) so a user interface never freezes, a crash
+Training runs in its own process (``python -m napari_deblur.training``) so a user interface never freezes, a crash
 or out-of-memory never takes it down, and GPU memory is returned when the run ends. The widget calls
 :meth:`TrainingProcess.poll` from a timer; poll never blocks.
 """
@@ -14,8 +14,8 @@ import sys
 import threading
 from typing import IO
 
-from napari_deblur.train.config import TrainConfig
-from napari_deblur.train.events import ENDINGS, Error, Event, parse_line
+from napari_deblur.training.config import TrainConfig
+from napari_deblur.training.events import ENDINGS, Error, Event, parse_line
 
 # The run folder's files (run_dir = the model path with suffix .run). Defined here, not in run.py, so a widget
 # can use them without importing Lightning.
@@ -23,7 +23,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT = "last.ckpt"
 STOP_FILE = "STOP"
 EVENTS_FILE = "events.jsonl"
-LOCK_FILE, OWNER_FILE = ".lock", "running"  # held by the training that writes the folder (train/run.py)
+LOCK_FILE, OWNER_FILE = ".lock", "running"  # held by the training that writes the folder (training/run.py)
 LOG_FILE = "train.log"
 _TAIL = 20  # stderr lines quoted when the process dies without an "error" event
 
@@ -56,13 +56,13 @@ class TrainingProcess:
         self.output: list[str] = []  # stdout lines that were not events (stray prints), for diagnosis
 
     def start(self) -> None:
-        """Write the config and spawn ``python -m napari_deblur.train`` (returns at once)."""
+        """Write the config and spawn ``python -m napari_deblur.training`` (returns at once)."""
         if self.running:
             raise RuntimeError("This training process is already running.")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / STOP_FILE).unlink(missing_ok=True)
         config = self.cfg.save(self.run_dir / CONFIG_FILE)
-        cmd = [sys.executable, "-m", "napari_deblur.train", "--config", str(config), "--events", "-"]
+        cmd = [sys.executable, "-m", "napari_deblur.training", "--config", str(config), "--events", "-"]
         if self.resume:
             cmd.append("--resume")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -96,7 +96,7 @@ def _named(items: str | os.PathLike | Sequence[Any] | np.ndarray, what: str, suf
             return [(path.stem, load(path))]
         if not path.is_dir():
             raise ValueError(f"The {what} folder {path} does not exist.")
-        from napari_deblur.train.files import IMAGE_SUFFIXES
+        from napari_deblur.training.files import IMAGE_SUFFIXES
 
         allowed = {s.lower() for s in (suffixes or IMAGE_SUFFIXES)}
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in allowed
@@ -129,7 +129,7 @@ def _cases(pairs: Any, kernels: Any, sharp: Any, sigma: float, limit: int | None
     cases = []
     if pairs is not None:
         from napari_deblur.io import read_image
-        from napari_deblur.train.files import find_pairs
+        from napari_deblur.training.files import find_pairs
 
         for blur_path, sharp_path in find_pairs(pairs)[:limit]:
             b, s = read_image(blur_path)[0], read_image(sharp_path)[0]

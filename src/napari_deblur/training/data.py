@@ -25,7 +25,7 @@ from napari_deblur.synth.kinds import get_kind
 from napari_deblur.synth.mixture import get_mixture, random_depth
 from napari_deblur.synth.scenes import KINDS as SCENE_KINDS
 from napari_deblur.synth.scenes import random_scene
-from napari_deblur.train.files import (
+from napari_deblur.training.files import (
     IMAGE_SUFFIXES,
     Pair,
     check_pairs,
@@ -38,14 +38,14 @@ from napari_deblur.train.files import (
     load_planes,
     normalize,
 )
-from napari_deblur.train.natural import DEAD_LEAVES_FRACTION, natural_images
+from napari_deblur.training.natural import DEAD_LEAVES_FRACTION, natural_images
 
 if TYPE_CHECKING:  # config.py validates with check_data, so it imports this module
-    from napari_deblur.train.config import TrainConfig
+    from napari_deblur.training.config import TrainConfig
 
 VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
 PERCENTILE_SCENES = ("fluorescence",)  # normalized as scientific data (restore/intensity.py's policy)
-NATURAL_SCENES = "natural"  # scikit-image's photographs plus some dead leaves (train/natural.py)
+NATURAL_SCENES = "natural"  # scikit-image's photographs plus some dead leaves (training/natural.py)
 SOFT_KINDS = ("gaussian", "widefield", "confocal")  # automatic sizes with faint tails: cropped to the patch
 CACHE_BYTES = 256 << 20  # decoded images kept per dataset copy (one per DataLoader worker)
 

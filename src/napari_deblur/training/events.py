@@ -1,7 +1,7 @@
 """What a training run reports, as typed events, and their one JSON-lines format (one writer, one reader).
 
-A run (train/run.py) sends each event to its ``on_event`` callback and appends it to ``run_dir/events.jsonl``; a
-training subprocess prints the same lines on stdout for the widget (train/process.py). On the wire an event is
+A run (training/run.py) sends each event to its ``on_event`` callback and appends it to ``run_dir/events.jsonl``; a
+training subprocess prints the same lines on stdout for the widget (training/process.py). On the wire an event is
 one JSON object per line: ``{"event": "<kind>", ...its fields}``, so histories written by older versions still
 read, and fields a newer version adds are ignored by an older reader.
 """

@@ -17,9 +17,9 @@ from typing import Any
 
 from napari_deblur._atomic import atomic_path
 from napari_deblur.hardware import PRECISION_ALIASES, PRECISIONS
-from napari_deblur.train.data import check_data
-from napari_deblur.train.files import image_shape
-from napari_deblur.train.perceptual import load_vgg_features
+from napari_deblur.training.data import check_data
+from napari_deblur.training.files import image_shape
+from napari_deblur.training.perceptual import load_vgg_features
 from napari_deblur.zoo.family import FAMILIES
 from napari_deblur.zoo.weights import find_weights, read_card, user_model_dir
 

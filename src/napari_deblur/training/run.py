@@ -1,6 +1,6 @@
 """``train(cfg)``: build the Lightning Trainer, turn its progress into typed events, save the finished model.
 
-Events are the typed records of train/events.py (started, step, validation, checkpoint, stopped, finished,
+Events are the typed records of training/events.py (started, step, validation, checkpoint, stopped, finished,
 error; see docs/training.md). They go to ``on_event`` and are appended to ``run_dir/events.jsonl``, so a widget
 can replay a run's history. Checkpoints are ``run_dir/last.ckpt``, written to a temporary name and
 renamed, so a run killed at any moment leaves a loadable checkpoint. A file ``run_dir/STOP``, SIGTERM or SIGINT
@@ -26,8 +26,8 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from napari_deblur.hardware import resolve_device, training_precision
-from napari_deblur.train.config import TrainConfig
-from napari_deblur.train.events import (
+from napari_deblur.training.config import TrainConfig
+from napari_deblur.training.events import (
     Checkpoint,
     Error,
     Event,
@@ -38,8 +38,8 @@ from napari_deblur.train.events import (
     Validation,
     write_event,
 )
-from napari_deblur.train.module import RestorationModule, make_module
-from napari_deblur.train.process import CHECKPOINT, CONFIG_FILE, EVENTS_FILE, LOCK_FILE, OWNER_FILE, STOP_FILE
+from napari_deblur.training.module import RestorationModule, make_module
+from napari_deblur.training.process import CHECKPOINT, CONFIG_FILE, EVENTS_FILE, LOCK_FILE, OWNER_FILE, STOP_FILE
 from napari_deblur.zoo.family import FAMILIES
 
 EventFn = Callable[[Event], None]
@@ -256,7 +256,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = 
 
 
 def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit: EventFn) -> Path:
-    from napari_deblur.train.data import make_datasets
+    from napari_deblur.training.data import make_datasets
     from napari_deblur.zoo.weights import save_model
 
     quiet = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
