@@ -37,6 +37,10 @@ SHARED = ROOT.parent / "shared" / "data"
 PURPOSES = {
     "nafnet-small": "General deblurring of photos (early version: small gains)",
     "nafnet-small-microscopy": "Fluorescence microscopy, widefield/confocal (early version)",
+    "deblurgan-small": "General deblurring of photos, GAN-trained for sharper textures (early version)",
+    "srn-small": "General deblurring of photos (early version)",
+    "msdf_unet-small": "General deblurring of photos (early version)",
+    "swin_unet-small": "General deblurring of photos (early version)",
 }
 
 
@@ -136,7 +140,7 @@ def _fp16_cost(fp32: torch.nn.Module, fp16_path: Path) -> float | None:
                               0, 1).astype(np.float32)
             with torch.inference_mode():
                 full = fp32(torch.from_numpy(blurred)[None, None]).numpy()[0, 0]
-            half = nd.deblur(blurred, "nafnet", weights=str(fp16_path), precision="float32")
+            half = nd.deblur(blurred, fp32.card["family"], weights=str(fp16_path), precision="float32")
 
             losses.append(_psnr(sharp, full) - _psnr(sharp, half))
     return float(np.mean(losses))
