@@ -16,6 +16,7 @@ from pathlib import Path
 
 from napari_deblur.cli._common import check_output, cli_words
 from napari_deblur.cli._images import _cmd_blur, _cmd_deblur, _cmd_kinds, _cmd_methods, add_image_parsers
+from napari_deblur.cli._psf import add_psf_parser, cmd_psf
 from napari_deblur.cli._training import _cmd_evaluate, _cmd_train, add_training_parsers
 
 __all__ = ["build_parser", "check_output", "cli_words", "main"]
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="List the deblurring methods and their parameters.")
     add_image_parsers(sub)
     add_training_parsers(sub)
+    add_psf_parser(sub)
 
     demo = sub.add_parser("demo", help="Blur a sample image, deblur it blind and with the kernel, print PSNR, save a "
                           "comparison.")
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
+        if args.command == "psf":
+            return cmd_psf(args)
         if args.command == "demo":
             from napari_deblur.demo import run_demo
 

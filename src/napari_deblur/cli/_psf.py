@@ -1,0 +1,40 @@
+"""The ``psf`` command: make a PSF file for classical deconvolution (from a bead image, so far)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from napari_deblur.cli._common import check_output
+from napari_deblur.io import read_image, write_image
+from napari_deblur.psfs import psf_from_beads
+
+
+def add_psf_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("psf", help="Make a PSF file for classical deconvolution.")
+    how = p.add_subparsers(dest="psf_source", required=True)
+    beads = how.add_parser("beads", help="Measure the PSF from an image of isolated sub-resolution beads (2D or "
+                           "3D): beads at the border, touching others or saturated are left out.")
+    beads.add_argument("input", type=Path, help="Bead image (TIFF keeps axes: YX or ZYX).")
+    beads.add_argument("output", type=Path, help="PSF file to write (TIFF, float32, sums to 1).")
+    beads.add_argument("--size", type=int, nargs="+", help="PSF side(s) in pixels, odd (one per axis, or one for "
+                       "all). Default: five times the brightest bead's FWHM.")
+    beads.add_argument("--threshold", type=float, default=6.0, help="How many noise levels above the background "
+                       "a bead's peak must be.")
+    beads.add_argument("--saturation", type=float, help="Detector saturation level (default: the image's maximum "
+                       "when several pixels reach it).")
+    beads.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
+
+
+def cmd_psf(args: argparse.Namespace) -> int:
+    check_output(args.output, [args.input], args.overwrite)
+    image, axes = read_image(args.input)
+    image = np.squeeze(image)
+    size = None if not args.size else (args.size[0] if len(args.size) == 1 else tuple(args.size))
+    result = psf_from_beads(image, size=size, threshold=args.threshold, saturation=args.saturation)
+    write_image(args.output, result.psf, "ZYX" if result.psf.ndim == 3 else "YX")
+    print(result.summary())
+    print(f"wrote {args.output}")
+    return 0
