@@ -19,7 +19,7 @@ import numpy as np
 
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
 from napari_deblur.params import Param
-from napari_deblur.psfs import BeadPSF, psf_from_beads
+from napari_deblur.psfs import BeadPSF, optics_psf, psf_for_image, psf_from_beads
 from napari_deblur.restore import classical  # noqa: F401 - registers Wiener and Richardson-Lucy
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
@@ -30,8 +30,8 @@ from napari_deblur.zoo.weights import load_model
 __version__ = "0.1.0"
 
 __all__ = ["BeadPSF", "MethodSpec", "Param", "Progress", "TrainConfig", "blur_variants", "deblur", "deblur_steps",
-           "evaluate", "get_method", "list_kinds", "list_methods", "load_model", "make_kernel", "psf_from_beads",
-           "synthesize_blur", "train"]
+           "evaluate", "get_method", "list_kinds", "list_methods", "load_model", "make_kernel", "optics_psf",
+           "psf_from_beads", "synthesize_blur", "train"]
 
 
 def __getattr__(name: str) -> Any:
@@ -78,9 +78,12 @@ def deblur(
         uint16, other integers or float. Never modified.
     method : str
         A name from :func:`list_methods`, e.g. ``"wiener"`` or ``"richardson_lucy"``.
-    psf : array-like, optional
+    psf : array-like or str, optional
         The point-spread function, 2D or 3D, any size up to the image (required by classical methods).
         It is normalized to sum 1 and centred by its centre of mass. A 3D PSF deconvolves ZYX volumes.
+        ``"widefield"`` or ``"confocal"`` generates it from the optics given among the keywords (``na``,
+        ``wavelength``, ``pixel_size``, ``z_step``, ``ni``, ``ns``, ...; see ``napari-deblur kinds``), 3D for
+        an image with a Z axis; a pixel size that cannot fit the optics is refused with what to check.
     axes : str, optional
         One letter per dimension from ``TCZYX``. Inferred for 2D images, for ``rgb=True`` (YXC), and for a
         3D image with a 3D PSF (ZYX); otherwise required.
@@ -109,6 +112,8 @@ def deblur(
         The deblurred image, same shape as ``image``. A dask array gives a lazy dask array with the same
         chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
+    if isinstance(psf, str):  # "widefield"/"confocal": generated from the optics keywords among **params
+        psf, params = psf_for_image(psf, np.shape(image), axes, rgb, params)
     return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
                               tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
                               intensity_range=intensity_range, tile_batch=tile_batch, **params))

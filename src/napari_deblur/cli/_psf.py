@@ -1,4 +1,4 @@
-"""The ``psf`` command: make a PSF file for classical deconvolution (from a bead image, so far)."""
+"""The ``psf`` command: make a PSF file for classical deconvolution, from a bead image or from the optics."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_deblur.cli._common import check_output
+from napari_deblur.cli._common import _add_param_flags, _given_params, check_output
 from napari_deblur.io import read_image, write_image
-from napari_deblur.psfs import psf_from_beads
+from napari_deblur.psfs import OPTICS_KINDS, optics_psf, psf_from_beads
+from napari_deblur.synth.kinds import get_kind
 
 
 def add_psf_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +27,22 @@ def add_psf_parser(sub: argparse._SubParsersAction) -> None:
     beads.add_argument("--saturation", type=float, help="Detector saturation level (default: the image's maximum "
                        "when several pixels reach it).")
     beads.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
+    optics = how.add_parser("optics", help="Generate the PSF of a widefield or confocal microscope from its optics.")
+    optics.add_argument("output", type=Path, help="PSF file to write (TIFF, float32, sums to 1).")
+    optics.add_argument("--kind", choices=OPTICS_KINDS, default="widefield", help="The microscope.")
+    optics.add_argument("--ndim", type=int, choices=(2, 3), default=3, help="3 for a z-stack PSF, 2 for one plane.")
+    optics.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
+    _add_param_flags(optics, [(f"optics ({k})", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
 
 
 def cmd_psf(args: argparse.Namespace) -> int:
+    if args.psf_source == "optics":
+        check_output(args.output, [], args.overwrite)
+        values = _given_params(args, "optics_", get_kind(args.kind).params, f"a {args.kind} microscope")
+        psf = optics_psf(args.kind, ndim=args.ndim, **values)
+        write_image(args.output, psf, "ZYX" if psf.ndim == 3 else "YX")
+        print(f"wrote {args.output} {psf.shape} ({args.kind})")
+        return 0
     check_output(args.output, [args.input], args.overwrite)
     image, axes = read_image(args.input)
     image = np.squeeze(image)
