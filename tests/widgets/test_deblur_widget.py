@@ -240,3 +240,33 @@ def test_dask_layer_gives_a_lazy_result_layer(make_napari_viewer, qtbot):
 
     widget.image.value = viewer.layers["psf"]  # an in-memory layer: nothing lazy to offer
     assert widget.lazy.native.isHidden()
+
+
+def test_psf_from_the_microscope_at_the_layers_pixel_size(make_napari_viewer):
+    from scipy import signal
+
+    from napari_deblur.psfs import optics_psf
+    from napari_deblur.synth.scenes import random_scene
+
+    viewer = make_napari_viewer()
+    sharp = random_scene((96, 96), "fluorescence", seed=3)
+    psf = optics_psf("widefield", ndim=2, na=1.2, wavelength=0.6, pixel_size=0.1)
+    blurred = (signal.fftconvolve(sharp, psf, mode="same") * 1000 + 100).astype(np.uint16)
+    layer = viewer.add_image(blurred, name="cells", scale=(0.1, 0.1))
+    widget = DeblurWidget(viewer)
+    widget.image.value = layer
+    widget.method.value = "richardson_lucy"
+    widget.psf_source.source.value = "widefield"
+    assert not widget.psf_source.optics.basic.native.isHidden() and widget.psf.native.isHidden()
+    fields = {w.name: w for w in widget.psf_source.optics.widgets()}
+    widget._on_image_changed(layer)
+    assert fields["pixel_size"].value == pytest.approx(0.1)  # from the layer's scale
+    fields["na"].value, fields["wavelength"].value = 1.2, 0.6
+    widget._add_psf_layer()
+    added = viewer.layers["PSF (widefield)"]
+    np.testing.assert_allclose(added.data, psf, atol=1e-6) and tuple(added.scale) == (0.1, 0.1)
+    request = widget._request()
+    np.testing.assert_allclose(request["psf"], psf, atol=1e-6)
+    fields["pixel_size"].value = 0.65  # the camera's pixel, not divided by the magnification
+    widget.run()
+    assert "narrower than one pixel" in widget.status.value

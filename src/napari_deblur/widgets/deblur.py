@@ -19,6 +19,7 @@ from napari_deblur.restore.methods import get_method, list_methods
 from napari_deblur.widgets._layers import image_layers, looks_like_psf, preferred_image, preferred_psf
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, show_zero_as
+from napari_deblur.widgets._psf_source import PsfSource
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.zoo.registration import family_models, method_purpose
@@ -104,10 +105,14 @@ class DeblurWidget(DockForm):
         self.status = Label(value="")
 
         self.params = ParamPanel()
-        self.extend([self.image, self.method, self.method_help, self.psf, self.params.basic, self.axes,
-                      self.tile_size, self.device, self.lazy, self.run_button, self.cancel_button, self.progress,
-                      self.status])
+        self.psf_source = PsfSource(self.viewer, self.psf, self._image_and_axes)
+        psf = self.psf_source
+        self.extend([self.image, self.method, self.method_help, psf.source, self.psf, psf.optics.basic,
+                     psf.add_button, self.params.basic, self.axes, self.tile_size, self.device, self.lazy,
+                     self.run_button, self.cancel_button, self.progress, self.status])
         self.params.place(self)
+        self.psf_source.optics.place(self)
+        self.psf_source.add_button.clicked.connect(self._add_psf_layer)
 
         self.method.changed.connect(self._on_method_changed)
         self.image.changed.connect(self._on_image_changed)
@@ -161,6 +166,7 @@ class DeblurWidget(DockForm):
 
     def _on_image_changed(self, layer: Any) -> None:
         self.axes.value = guess_axes(layer) if layer is not None else ""
+        self.psf_source.follow_image(layer)
         self.lazy.visible = layer is not None and is_dask(layer.data)
 
     @staticmethod
@@ -182,7 +188,7 @@ class DeblurWidget(DockForm):
     def _on_method_changed(self, name: str) -> None:
         spec = get_method(name)
         self.method_help.value = spec.description
-        self.psf.visible = spec.needs_psf
+        self.psf_source.set_visible(spec.needs_psf)
         saved = saved_dict(saved_dict(self._settings, "params"), name)
         self.params.show(spec.params, saved)
         if spec.kind == "network" and "weights" in [w.name for w in self.params.advanced]:
@@ -209,17 +215,24 @@ class DeblurWidget(DockForm):
             raise ValueError("No image layer: open an image first.")
         check_image_layer(layer)
         spec = get_method(self.method.value)
-        psf = None
-        if spec.needs_psf:
-            if self.psf.value is None:
-                raise ValueError(f"Method {spec.name!r} needs a PSF layer; add one and select it as PSF.")
-            psf = layer_psf(self.psf.value)
+        axes = self.axes.value.strip().upper() or None
+        psf = self.psf_source.psf_for(layer, axes) if spec.needs_psf else None
         return {
-            "layer": layer, "method": spec.name, "psf": psf, "params": self.param_values(),
-            "axes": self.axes.value.strip().upper() or None,
+            "layer": layer, "method": spec.name, "psf": psf, "params": self.param_values(), "axes": axes,
             "tile_size": self.tile_size.value or None,
             "device": "auto" if self.device.value.startswith("auto") else self.device.value,
         }
+
+    def _image_and_axes(self) -> tuple[Any, str | None]:
+        return self.image.value, self.axes.value.strip().upper() or None
+
+    def _add_psf_layer(self) -> None:
+        try:
+            layer = self.psf_source.add_layer()
+        except (ValueError, TypeError) as err:
+            self._show_error(err)
+            return
+        self.status.value = f"Added {layer.name} {'x'.join(map(str, layer.data.shape))}: Run uses this PSF."
 
     def _save(self) -> None:
         params = dict(saved_dict(self._settings, "params"))
