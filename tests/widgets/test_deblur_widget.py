@@ -270,3 +270,33 @@ def test_psf_from_the_microscope_at_the_layers_pixel_size(make_napari_viewer):
     fields["pixel_size"].value = 0.65  # the camera's pixel, not divided by the magnification
     widget.run()
     assert "narrower than one pixel" in widget.status.value
+
+
+def test_psf_measured_from_a_bead_layer_becomes_the_psf(make_napari_viewer):
+    from napari_deblur.synth.psf import widefield_psf
+    from tests.psfs.test_beads import _ncc, _render
+
+    rng = np.random.default_rng(4)
+    truth = widefield_psf(na=1.2, wavelength=0.6, pixel_size=0.1, ndim=2)
+    truth = truth / truth.sum()
+    beads = [(np.array([30 + 45 * i + rng.random(), 30 + 45 * j + rng.random()]), 1e4)
+             for i in range(3) for j in range(3)]
+    image = _render((160, 160), truth, beads, rng).astype(np.uint16)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="beads", scale=(0.1, 0.1))
+    widget = DeblurWidget(viewer)
+    widget.method.value = "richardson_lucy"
+    widget.psf_source.source.value = "beads (measure)"
+    assert not widget.psf_source.measure_button.native.isHidden() and widget.psf.native.isHidden()
+    widget.psf_source.bead_image.value = layer
+    widget._measure_beads()
+    psf_layer = viewer.layers["PSF (beads)"]
+    side = psf_layer.data.shape[0]  # five FWHM across, chosen from the beads: compare the same window
+    cut = slice((truth.shape[0] - side) // 2, (truth.shape[0] + side) // 2)
+    assert "9 beads averaged" in widget.status.value and _ncc(psf_layer.data, truth[cut, cut]) >= 0.98
+    assert tuple(psf_layer.scale) == (0.1, 0.1) and len(viewer.layers["beads used"].data) == 9
+    assert widget.psf_source.source.value == "a layer" and widget.psf.value is psf_layer  # Run uses it now
+    marks = viewer.add_points([[30.5, 30.5]], name="my bead", scale=(0.1, 0.1))
+    widget.psf_source.source.value = "beads (measure)"
+    widget.psf_source.bead_points.value = marks
+    assert len(widget.psf_source.measure_beads().used) == 1  # only the bead the user marked

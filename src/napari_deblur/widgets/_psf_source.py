@@ -1,8 +1,9 @@
-"""Where the Deblur dock's PSF comes from: an image layer, or the microscope's optics at the image's pixel size.
+"""Where the Deblur dock's PSF comes from: an image layer, the microscope's optics, or a bead image.
 
 With "widefield" or "confocal" the optics fields are the blur kinds' parameters (one description, as in the
 *Synthesize blur* dock), the pixel size and z-step are read from the image layer's scale when napari knows it,
-and *Add PSF layer* shows the PSF that Run will use.
+and *Add PSF layer* shows the PSF that Run will use. With "beads" a bead image (and, optionally, points placed on
+beads) is measured into a PSF layer, the beads used are marked, and that layer becomes the PSF.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import ComboBox, PushButton
 
-from napari_deblur.psfs import OPTICS_KINDS, psf_for_image
+from napari_deblur.psfs import OPTICS_KINDS, BeadPSF, psf_for_image, psf_from_beads
 from napari_deblur.synth.kinds import get_kind
+from napari_deblur.widgets._layers import image_layers
 from napari_deblur.widgets._params import ParamPanel
 
-LAYER = "a layer"
-SOURCES = (LAYER, *OPTICS_KINDS)
+LAYER, BEADS = "a layer", "beads (measure)"
+SOURCES = (LAYER, *OPTICS_KINDS, BEADS)
 #: Lengths napari may report for a layer's axes, in micrometres (the optics' unit).
 _UM_PER_UNIT = {"nanometer": 1e-3, "micrometer": 1.0, "micron": 1.0, "millimeter": 1e3}
 
@@ -49,22 +51,42 @@ class PsfSource:
                                        "from its optics at the image layer's pixel size.")
         self.optics = ParamPanel()
         self.add_button = PushButton(text="Add PSF layer")
-        self.add_button.clicked.connect(self.add_layer)
+        self.bead_image = ComboBox(label="bead image", choices=lambda _w: image_layers(viewer),
+                                   tooltip="An image of isolated sub-resolution beads (2D or 3D).")
+        self.bead_points = ComboBox(label="bead points", nullable=True, choices=self._points_layers,
+                                    tooltip="Optional: a points layer marking the beads to use; blank = find them.")
+        self.measure_button = PushButton(text="Measure PSF from beads")
         self.source.changed.connect(self._on_source_changed)
 
+    def fields(self) -> list[Any]:
+        """The fields below *PSF from*, in form order (the dock places the layer choice and the optics box)."""
+        return [self.optics.basic, self.add_button, self.bead_image, self.bead_points, self.measure_button]
+
+    def _points_layers(self, _widget: Any = None) -> list[Any]:
+        from napari.layers import Points
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, Points)]
+
+    def refresh(self) -> None:
+        self.bead_image.reset_choices()
+        self.bead_points.reset_choices()
+
     def set_visible(self, needed: bool) -> None:
-        """Show the fields only for methods that need a PSF."""
-        from_optics = self.source.value in OPTICS_KINDS
+        """Show the fields of the chosen source, and only for methods that need a PSF."""
+        source = self.source.value
         self.source.visible = needed
-        self.layer.visible = needed and not from_optics
-        self.optics.basic.visible = self.add_button.visible = needed and from_optics
+        self.layer.visible = needed and source == LAYER
+        self.optics.basic.visible = self.add_button.visible = needed and source in OPTICS_KINDS
         if self.optics.box is not None:
-            self.optics.box.setVisible(needed and from_optics and len(self.optics.advanced) > 0)
+            self.optics.box.setVisible(needed and source in OPTICS_KINDS and len(self.optics.advanced) > 0)
+        for field in (self.bead_image, self.bead_points, self.measure_button):
+            field.visible = needed and source == BEADS
 
     def _on_source_changed(self, source: str) -> None:
         if source in OPTICS_KINDS:
             values = self.optics.values() if len(self.optics.widgets()) else {}
             self.optics.show(get_kind(source).params, values)
+            self.follow_image(self.image()[0])
         self.set_visible(True)
 
     def follow_image(self, layer: Any) -> None:
@@ -81,6 +103,8 @@ class PsfSource:
         """The PSF for deblurring ``image`` (an image layer) with these ``axes``."""
         from napari_deblur.widgets.deblur import layer_psf
 
+        if self.source.value == BEADS:
+            raise ValueError("Measure the PSF from the beads first (it then becomes the PSF layer).")
         if self.source.value not in OPTICS_KINDS:
             if self.layer.value is None:
                 raise ValueError("This method needs a PSF: choose a PSF layer, or 'PSF from' a microscope.")
@@ -95,3 +119,28 @@ class PsfSource:
         psf = self.psf_for(image, axes)
         return self.viewer.add_image(psf, name=f"PSF ({self.source.value})", scale=tuple(image.scale[-psf.ndim:]),
                                      colormap="magma")
+
+    def measure_beads(self) -> BeadPSF:
+        """Measure the PSF from the bead image; add it as the PSF layer (chosen at once) and mark the beads used."""
+        beads = self.bead_image.value
+        if beads is None:
+            raise ValueError("Choose the bead image first.")
+        data = np.asarray(beads.data)
+        if beads.rgb:
+            data = data[..., :3].mean(-1)
+        points = None
+        marks = self.bead_points.value
+        if marks is not None:  # the marks' world positions, in the bead image's pixels
+            points = np.asarray([beads.world_to_data(marks.data_to_world(p)) for p in marks.data])
+        result = psf_from_beads(data, points=points)
+        ndim = result.psf.ndim
+        layer = self.viewer.add_image(result.psf, name="PSF (beads)", scale=tuple(beads.scale[-ndim:]),
+                                      colormap="magma")
+        if len(result.used):
+            self.viewer.add_points(result.used, name="beads used", scale=tuple(beads.scale[-ndim:]),
+                                   translate=tuple(beads.translate[-ndim:]), face_color="transparent",
+                                   border_color="lime", size=max(result.psf.shape[-1] // 2, 3))
+        self.layer.reset_choices()
+        self.layer.value = layer
+        self.source.value = LAYER
+        return result

@@ -107,12 +107,13 @@ class DeblurWidget(DockForm):
         self.params = ParamPanel()
         self.psf_source = PsfSource(self.viewer, self.psf, self._image_and_axes)
         psf = self.psf_source
-        self.extend([self.image, self.method, self.method_help, psf.source, self.psf, psf.optics.basic,
-                     psf.add_button, self.params.basic, self.axes, self.tile_size, self.device, self.lazy,
-                     self.run_button, self.cancel_button, self.progress, self.status])
+        self.extend([self.image, self.method, self.method_help, psf.source, self.psf, *psf.fields(),
+                     self.params.basic, self.axes, self.tile_size, self.device, self.lazy, self.run_button,
+                     self.cancel_button, self.progress, self.status])
         self.params.place(self)
         self.psf_source.optics.place(self)
         self.psf_source.add_button.clicked.connect(self._add_psf_layer)
+        self.psf_source.measure_button.clicked.connect(self._measure_beads)
 
         self.method.changed.connect(self._on_method_changed)
         self.image.changed.connect(self._on_image_changed)
@@ -146,6 +147,7 @@ class DeblurWidget(DockForm):
     def _refresh_layers(self, event: Any = None) -> None:
         self.image.reset_choices()
         self.psf.reset_choices()
+        self.psf_source.refresh()
         if getattr(event, "type", None) == "inserted":
             self._pick_layers()
 
@@ -233,6 +235,14 @@ class DeblurWidget(DockForm):
             self._show_error(err)
             return
         self.status.value = f"Added {layer.name} {'x'.join(map(str, layer.data.shape))}: Run uses this PSF."
+
+    def _measure_beads(self) -> None:
+        try:
+            result = self.psf_source.measure_beads()
+        except (ValueError, TypeError) as err:
+            self._show_error(err)
+            return
+        self.status.value = result.summary()
 
     def _save(self) -> None:
         params = dict(saved_dict(self._settings, "params"))
