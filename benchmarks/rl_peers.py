@@ -3,7 +3,11 @@
 Peers: scikit-image's ``richardson_lucy``, RedLionfish 0.10 (CPU path; GPU when a GPU is lent), sdeconv 1.0.4
 (given the PSF at the image's size, as it expects). They are benchmark-only dependencies, not the package's:
 
-    .venv/bin/pip install "redlionfish==0.10" "sdeconv==1.0.4" "torch==2.13.0"   (torch pinned: keeps the CPU build)
+    .venv/bin/pip install "redlionfish==0.10"
+
+sdeconv needs torchvision, and the torchvision wheel pip finds does not match the local CPU build of torch
+(``operator torchvision::nms does not exist``); worse, with torchvision installed Lightning imports it and
+training breaks. Install sdeconv only in a separate environment: the table reports it as failed otherwise.
 
 Cases, 30 iterations each, unregularized: 2D 512x512 and 2048x2048 (Kodak green channel, tiled, blurred with Levin
 kernel 4 + sigma 0.01 noise; PSNR against the sharp image; 512x512 also with a small 9x9 Gaussian PSF, where fixed

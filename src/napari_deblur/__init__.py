@@ -19,7 +19,7 @@ import numpy as np
 
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
 from napari_deblur.params import Param
-from napari_deblur.psfs import BeadPSF, optics_psf, psf_for_image, psf_from_beads
+from napari_deblur.psfs import BeadPSF, estimate_kernel, optics_psf, psf_for_image, psf_from_beads
 from napari_deblur.restore import classical  # noqa: F401 - registers Wiener and Richardson-Lucy
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
@@ -30,8 +30,8 @@ from napari_deblur.zoo.weights import load_model
 __version__ = "0.1.0"
 
 __all__ = ["BeadPSF", "MethodSpec", "Param", "Progress", "TrainConfig", "blur_variants", "deblur", "deblur_steps",
-           "evaluate", "get_method", "list_kinds", "list_methods", "load_model", "make_kernel", "optics_psf",
-           "psf_from_beads", "synthesize_blur", "train"]
+           "estimate_kernel", "evaluate", "get_method", "list_kinds", "list_methods", "load_model", "make_kernel",
+           "optics_psf", "psf_from_beads", "synthesize_blur", "train"]
 
 
 def __getattr__(name: str) -> Any:

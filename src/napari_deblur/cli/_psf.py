@@ -9,7 +9,7 @@ import numpy as np
 
 from napari_deblur.cli._common import _add_param_flags, _given_params, check_output
 from napari_deblur.io import read_image, write_image
-from napari_deblur.psfs import OPTICS_KINDS, optics_psf, psf_from_beads
+from napari_deblur.psfs import OPTICS_KINDS, estimate_kernel, optics_psf, psf_from_beads
 from napari_deblur.synth.kinds import get_kind
 
 
@@ -33,6 +33,12 @@ def add_psf_parser(sub: argparse._SubParsersAction) -> None:
     optics.add_argument("--ndim", type=int, choices=(2, 3), default=3, help="3 for a z-stack PSF, 2 for one plane.")
     optics.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
     _add_param_flags(optics, [(f"optics ({k})", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
+    estimate = how.add_parser("estimate", help="Estimate the blur kernel of a blurred 2D image from the image itself "
+                              "(experimental), for deblur --method wiener/richardson_lucy --psf.")
+    estimate.add_argument("input", type=Path, help="Blurred image (2D grey or colour).")
+    estimate.add_argument("output", type=Path, help="Kernel file to write (TIFF, float32, sums to 1).")
+    estimate.add_argument("--size", type=int, default=31, help="Largest blur in pixels (odd).")
+    estimate.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
 
 
 def cmd_psf(args: argparse.Namespace) -> int:
@@ -44,6 +50,11 @@ def cmd_psf(args: argparse.Namespace) -> int:
         print(f"wrote {args.output} {psf.shape} ({args.kind})")
         return 0
     check_output(args.output, [args.input], args.overwrite)
+    if args.psf_source == "estimate":
+        kernel = estimate_kernel(read_image(args.input)[0], args.size)
+        write_image(args.output, kernel, "YX")
+        print(f"wrote {args.output} {kernel.shape} (estimated from the image)")
+        return 0
     image, axes = read_image(args.input)
     image = np.squeeze(image)
     size = None if not args.size else (args.size[0] if len(args.size) == 1 else tuple(args.size))

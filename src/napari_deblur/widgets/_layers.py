@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+
+from napari_deblur.io import grey_psf
+
 PSF_NAME = re.compile(r"psf|kernel|point.?spread", re.IGNORECASE)
 PSF_MAX_SIDE = 128  # a PSF or blur kernel this small beside an image ten times larger
 
@@ -46,3 +50,18 @@ def preferred_psf(image_layers: list[Any], image: Any | None) -> Any | None:
     """The topmost PSF-like layer other than ``image``, or ``None``."""
     candidates = [layer for layer in image_layers if layer is not image and looks_like_psf(layer, image_layers)]
     return candidates[-1] if candidates else None
+
+
+def check_image_layer(layer: Any, role: str = "image") -> None:
+    from napari.layers import Image
+
+    if not isinstance(layer, Image):
+        kind = type(layer).__name__
+        raise TypeError(f"The {role} layer {getattr(layer, 'name', layer)!r} is a {kind} layer; "
+                        "choose an Image layer.")
+
+
+def layer_psf(layer: Any) -> np.ndarray:
+    """The PSF held by an image layer; an RGB layer's colours are averaged, as for a colour PSF file."""
+    check_image_layer(layer, "PSF")
+    return grey_psf(layer.data) if layer.rgb else np.asarray(layer.data)

@@ -16,7 +16,7 @@ from magicgui.widgets import ComboBox, PushButton
 
 from napari_deblur.psfs import OPTICS_KINDS, BeadPSF, psf_for_image, psf_from_beads
 from napari_deblur.synth.kinds import get_kind
-from napari_deblur.widgets._layers import image_layers
+from napari_deblur.widgets._layers import image_layers, layer_psf
 from napari_deblur.widgets._params import ParamPanel
 
 LAYER, BEADS = "a layer", "beads (measure)"
@@ -101,8 +101,6 @@ class PsfSource:
 
     def psf_for(self, image: Any, axes: str | None) -> np.ndarray:
         """The PSF for deblurring ``image`` (an image layer) with these ``axes``."""
-        from napari_deblur.widgets.deblur import layer_psf
-
         if self.source.value == BEADS:
             raise ValueError("Measure the PSF from the beads first (it then becomes the PSF layer).")
         if self.source.value not in OPTICS_KINDS:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.training.events import Validation
-from napari_deblur.widgets.deblur import check_image_layer, guess_axes
+from napari_deblur.widgets._layers import check_image_layer
+from napari_deblur.widgets.deblur import guess_axes
 
 PREVIEW_LAYER = "training preview"
 

@@ -12,11 +12,17 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 
 from napari_deblur.hardware import resolve_device
-from napari_deblur.io import grey_psf
 from napari_deblur.restore.engine import deblur_steps, drain
 from napari_deblur.restore.lazy import is_dask
 from napari_deblur.restore.methods import get_method, list_methods
-from napari_deblur.widgets._layers import image_layers, looks_like_psf, preferred_image, preferred_psf
+from napari_deblur.widgets._layers import (
+    check_image_layer,
+    image_layers,
+    layer_psf,
+    looks_like_psf,
+    preferred_image,
+    preferred_psf,
+)
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, show_zero_as
 from napari_deblur.widgets._psf_source import PsfSource
@@ -53,21 +59,6 @@ def output_layer_kwargs(layer: Any, method: str, params: dict[str, Any], axes: s
         "metadata": {"napari_deblur": {"method": method, "params": params, "source": layer.name,
                                         "axes": axes}},
     }
-
-
-def check_image_layer(layer: Any, role: str = "image") -> None:
-    from napari.layers import Image
-
-    if not isinstance(layer, Image):
-        kind = type(layer).__name__
-        raise TypeError(f"The {role} layer {getattr(layer, 'name', layer)!r} is a {kind} layer; "
-                        "choose an Image layer.")
-
-
-def layer_psf(layer: Any) -> np.ndarray:
-    """The PSF held by an image layer; an RGB layer's colours are averaged, as for a colour PSF file."""
-    check_image_layer(layer, "PSF")
-    return grey_psf(layer.data) if layer.rgb else np.asarray(layer.data)
 
 
 class DeblurWidget(DockForm):

@@ -15,12 +15,12 @@ from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
-from napari_deblur.widgets._layers import image_layers
+from napari_deblur.widgets._layers import check_image_layer, image_layers
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
-from napari_deblur.widgets.deblur import check_image_layer, guess_axes
+from napari_deblur.widgets.deblur import guess_axes
 
 if TYPE_CHECKING:
     import napari
