@@ -66,7 +66,8 @@ class _FFTDeconvolver:
     def filter(self, x: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
         """Circular filtering of the trailing spatial axes by a transfer function on the rfft grid."""
         dims = tuple(range(-self.spatial_ndim, 0))
-        return torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * transfer, s=x.shape[-self.spatial_ndim :], dim=dims)
+        spectrum = torch.fft.rfftn(x, dim=dims).mul_(transfer)  # in place: one spectrum-sized buffer, not two
+        return torch.fft.irfftn(spectrum, s=x.shape[-self.spatial_ndim :], dim=dims)
 
     def conv(self, x: torch.Tensor, otf: torch.Tensor, adjoint: bool = False) -> torch.Tensor:
         """Circular convolution with the PSF (or correlation, its adjoint)."""
@@ -200,8 +201,9 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
         otf_conj = otf.conj()  # once, not per iteration
 
         def step(x: torch.Tensor) -> torch.Tensor:
-            ratio = data / self.filter(x, otf).clamp_min_(_EPS)
-            x = x * self.filter(ratio, otf_conj).mul_(inv_weight)
+            # In place wherever a buffer is not needed again: volumes are large, and each copy costs memory.
+            ratio = self.filter(x, otf).clamp_min_(_EPS).reciprocal_().mul_(data)
+            x = self.filter(ratio, otf_conj).mul_(inv_weight).mul_(x)  # x itself is left as it was
             if self.tv_weight > 0:
                 x = x / (1 - self.tv_weight * self._tv_term(x)).clamp_min(0.05)
             return x
