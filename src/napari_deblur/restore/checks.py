@@ -49,7 +49,7 @@ def check_image(image: Any) -> np.ndarray:
     return arr
 
 
-def _check_psf_fits(psf: np.ndarray, spatial_shape: tuple[int, ...]) -> None:
+def check_psf_fits(psf: np.ndarray, spatial_shape: tuple[int, ...]) -> None:
     if any(p > s for p, s in zip(psf.shape, spatial_shape[-psf.ndim :])):
         raise ValueError(
             f"The PSF ({'x'.join(map(str, psf.shape))}) is larger than the image "

@@ -17,7 +17,7 @@ import torch
 
 from napari_deblur.hardware import resolve_device
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
-from napari_deblur.restore.checks import _check_psf_fits, check_image, check_request
+from napari_deblur.restore.checks import check_image, check_psf_fits, check_request
 from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.restore.methods import MethodSpec, get_method
@@ -59,7 +59,8 @@ def deblur_steps(
     """
     if is_dask(image):  # stays lazy: each chunk runs through these same steps when it is computed
         yield Progress(0, 1, "Preparing the lazy result (sampling intensities)")
-        return deblur_lazy(image, method, run_block=deblur, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
+        name = method.name if isinstance(method, MethodSpec) else method
+        return deblur_lazy(image, name, run_block=deblur, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
                            tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
                            intensity_range=intensity_range, tile_batch=tile_batch, **params)
     spec = method if isinstance(method, MethodSpec) else get_method(method)
@@ -73,7 +74,7 @@ def deblur_steps(
     lay = layout(axes, arr.shape, spatial_ndim)
     spatial_shape = tuple(arr.shape[axes.index(a)] for a in lay.spatial)
     if psf_arr is not None:
-        _check_psf_fits(psf_arr, spatial_shape)
+        check_psf_fits(psf_arr, spatial_shape)
 
     planes = to_planes(arr, lay)
     # For each plane, its index along every leading (non-spatial) axis: tells alpha planes (passed
