@@ -146,13 +146,22 @@ def psf_from_beads(image: Any, *, size: int | tuple[int, ...] | None = None, poi
     peaks = smooth[tuple(found.T)]
     order = np.argsort(-peaks)
     found, peaks = found[order], peaks[order]
-    box = ((size,) * data.ndim if isinstance(size, int) else tuple(size)) if size else _default_box(work, found[0])
-    if any(b % 2 == 0 or b < 3 for b in box) or len(box) != data.ndim:
-        raise ValueError(f"size must be odd and at least 3 along each of the {data.ndim} axes; got {size!r}.")
-    half = np.array(box) // 2
     if saturation is None:
         top = data.max()
         saturation = top if np.count_nonzero(data == top) > 1 else None
+
+    def saturated(centre: np.ndarray) -> bool:
+        window = data[tuple(slice(max(c - 1, 0), c + 2) for c in centre)]
+        return saturation is not None and window.max() >= saturation
+
+    if size:
+        box = (size,) * data.ndim if isinstance(size, int) else tuple(size)
+    else:  # measured on the brightest bead that is not clipped: a flat top would look wide
+        reference = next((c for c in found if not saturated(c)), found[0])
+        box = _default_box(work, reference)
+    if any(b % 2 == 0 or b < 3 for b in box) or len(box) != data.ndim:
+        raise ValueError(f"size must be odd and at least 3 along each of the {data.ndim} axes; got {size!r}.")
+    half = np.array(box) // 2
 
     rejected: dict[str, list] = {"border": [], "neighbour": [], "saturated": []}
     kept, absorbed = [], np.zeros(len(found), bool)
@@ -167,7 +176,7 @@ def psf_from_beads(image: Any, *, size: int | tuple[int, ...] | None = None, poi
             rejected["neighbour"].append(centre)
         elif np.any(centre - half - 2 < 0) or np.any(centre + half + 2 >= data.shape):
             rejected["border"].append(centre)
-        elif saturation is not None and data[tuple(slice(max(c - 1, 0), c + 2) for c in centre)].max() >= saturation:
+        elif saturated(centre):
             rejected["saturated"].append(centre)
         else:
             kept.append(centre)
