@@ -21,8 +21,8 @@ from napari_deblur.zoo.weights import load_model, read_card
 from tests.conftest import shared_data
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
-SHIPPED = ("nafnet-small", "nafnet-small-microscopy")  # issue 11; the other families follow
-GENERAL = "nafnet"  # the family runs its shipped nafnet-small by default
+SHIPPED = ("nafnet-small", "nafnet-small-microscopy", "deblurgan-small")  # issues 11, 12; three families follow
+GENERAL = ("nafnet", "deblurgan")  # each family runs its shipped <family>-small by default
 MICROSCOPY = "nafnet-small-microscopy"
 
 
@@ -45,7 +45,7 @@ def test_shipped_model_loads_strictly_and_its_card_is_complete(name):
     path = WEIGHTS / f"{name}.safetensors"
     module = load_model(path)  # strict: a missing or extra tensor raises
     card = read_card(path)
-    assert card["name"] == name and card["family"] == "nafnet" and card["size"] == "small"
+    assert card["name"] == name and card["family"] == name.split("-")[0] and card["size"] == "small"
     assert card["purpose"]
     training = card["training"]
     assert training["recipe"] == json.loads((WEIGHTS / "recipes" / f"{name}.json").read_text())
@@ -54,13 +54,15 @@ def test_shipped_model_loads_strictly_and_its_card_is_complete(name):
     assert all(np.isfinite(p.detach().numpy()).all() for p in module.parameters())
 
 
-#: Guards against a broken or mistrained file, set below what the shipped model measured (weights/README.md):
-#: the first CPU-trained nafnet-small gains +1.7 dB with Levin kernel 2 and loses 0.35 dB with the large kernel
-#: 6 (mean +0.69 dB), short of the +2 dB the weights issue asks for; an untrained network loses several dB.
-MIN_MEAN_GAIN_DB, MIN_GAIN_DB = 0.5, -0.6
+#: Guards against a broken or mistrained file, set below what each shipped model measured (weights/README.md),
+#: as (least mean gain, least single gain) in dB. The first CPU-trained nafnet-small gains +1.7 dB with Levin
+#: kernel 2 and loses 0.35 dB with the large kernel 6 (mean +0.69 dB); deblurgan-small gains +1.67 to -0.30 dB
+#: (mean +0.58 dB). Both are short of the +2 dB the weights issues ask for; an untrained network loses several dB.
+GAIN_FLOORS = {"nafnet": (0.5, -0.6), "deblurgan": (0.4, -0.6)}
 
 
-def test_general_model_gains_on_kodak_with_levin_kernels():
+@pytest.mark.parametrize("family", GENERAL)
+def test_general_model_gains_on_kodak_with_levin_kernels(family):
     """Two Kodak crops x two Levin kernels, sigma 0.01, blind."""
     rng = np.random.default_rng(0)
     gains = []
@@ -70,23 +72,25 @@ def test_general_model_gains_on_kodak_with_levin_kernels():
             kernel = np.load(shared_data("levin09", f"k0{k}.npy"))
             blurred = np.clip(ndimage.convolve(sharp, kernel, mode="reflect") + rng.normal(0, 0.01, sharp.shape),
                               0, 1).astype(np.float32)
-            out = nd.deblur(blurred, GENERAL)
+            out = nd.deblur(blurred, family)
             assert out.dtype == np.float32 and out.shape == blurred.shape and np.isfinite(out).all()
             gains.append(_psnr(sharp, out) - _psnr(sharp, blurred))
-    assert min(gains) > MIN_GAIN_DB and np.mean(gains) >= MIN_MEAN_GAIN_DB, gains
+    least_mean, least = GAIN_FLOORS[family]
+    assert min(gains) > least and np.mean(gains) >= least_mean, gains
 
 
-def test_general_model_keeps_colours_and_8_bit_type():
+@pytest.mark.parametrize("family", GENERAL)
+def test_general_model_keeps_colours_and_8_bit_type(family):
     sharp = iio.imread(shared_data("kodak24", "kodim23.png"))[100:260, 200:360]
     kernel = np.load(shared_data("levin09", "k03.npy"))
     blurred = np.stack([ndimage.convolve(sharp[..., c] / 255.0, kernel, mode="reflect") for c in range(3)], -1)
     blurred = np.round(blurred * 255).astype(np.uint8)
-    out = nd.deblur(blurred, GENERAL, rgb=True)
+    out = nd.deblur(blurred, family, rgb=True)
     assert out.dtype == np.uint8 and out.shape == blurred.shape
     # The mean colour stays (no tint), and a grey image stays grey.
     np.testing.assert_allclose(out.reshape(-1, 3).mean(0), blurred.reshape(-1, 3).mean(0), atol=2.0)
     grey = np.repeat(blurred[..., 1:2], 3, axis=-1)
-    grey_out = nd.deblur(grey, GENERAL, rgb=True).astype(int)
+    grey_out = nd.deblur(grey, family, rgb=True).astype(int)
     assert np.abs(grey_out - grey_out[..., 1:2]).max() <= 1
 
 
