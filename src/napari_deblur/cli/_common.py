@@ -116,3 +116,10 @@ def _yes_no(text: str) -> bool:
 
 def _method_params(args: argparse.Namespace, method: str) -> dict:
     return _given_params(args, "param_", get_method(method).params, f"method {method!r}")
+
+
+def param_line(p: Param, width: int) -> str:
+    """One line of ``methods``/``kinds``: the flag, type, default, range or choices, and the help."""
+    rng = f" in [{p.min}, {p.max}]" if p.min is not None or p.max is not None else ""
+    choices = f" one of {'/'.join(p.choices)}" if p.choices else ""
+    return f"    {_flag(p.name):<{width}} {p.type.__name__:<5} default {p.default}{rng}{choices}. {p.help}"

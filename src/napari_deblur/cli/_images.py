@@ -12,11 +12,11 @@ from tqdm import tqdm
 from napari_deblur.cli._common import (
     RGB_HELP,
     _add_param_flags,
-    _flag,
     _given_params,
     _HelpFormatter,
     _method_params,
     check_output,
+    param_line,
 )
 from napari_deblur.io import check_output_format, read_image, read_psf, write_image
 from napari_deblur.psfs import OPTICS_KINDS, psf_for_image
@@ -82,14 +82,11 @@ def _cmd_methods() -> int:
         status = f", {reason}" if reason else ""
         print(f"{spec.name}  [{spec.kind}{psf}{status}]  {spec.description}")
         for p in spec.params:
-            rng = f" in [{p.min}, {p.max}]" if p.min is not None or p.max is not None else ""
-            choices = f" one of {'/'.join(p.choices)}" if p.choices else ""
-            print(f"    {_flag(p.name):<18} {p.type.__name__:<5} default {p.default}{rng}{choices}. {p.help}")
+            print(param_line(p, 18))
     return 0
 
 
 def _cmd_deblur(args: argparse.Namespace) -> int:
-
     params = _method_params(args, args.method)
     psf_file = [Path(args.psf)] if args.psf and args.psf not in OPTICS_KINDS else []
     check_output(args.output, [args.input, *psf_file], args.overwrite)
@@ -172,9 +169,7 @@ def _cmd_kinds() -> int:
         extra += ", 2D or 3D" if kind.supports_3d else ""
         print(f"{kind.name}  [blur{extra}]  {kind.description}")
         for p in kind.params:
-            rng = f" in [{p.min}, {p.max}]" if p.min is not None or p.max is not None else ""
-            choices = f" one of {'/'.join(p.choices)}" if p.choices else ""
-            print(f"    {_flag(p.name):<24} {p.type.__name__:<5} default {p.default}{rng}{choices}. {p.help}")
+            print(param_line(p, 24))
     return 0
 
 
