@@ -2,7 +2,9 @@
 
 Left to right: a widefield PSF generated from the optics (xy at focus and xz, gamma 0.5 to show the rings), a
 simulated bead image with the beads used circled in green and those left out in red, and the PSF measured from
-those beads beside the true one. Composed with Pillow, as the other pictures.
+those beads beside the true one. Below: a Kodak photo blurred with a Levin kernel (sigma 0.01), the kernel
+estimated from it beside the true one, and Wiener deconvolution with the estimated kernel (the case the tests use).
+Composed with Pillow, as the other pictures.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images" / "psf_workflows.png"
 sys.path.insert(0, str(ROOT))
 from tests.psfs.test_beads import _render  # noqa: E402 - the same simulated beads the tests use
+from tests.psfs.test_estimate import _case  # noqa: E402 - and the same blurred photo
 
 TILE, LABEL = 200, 16
 
@@ -58,12 +61,26 @@ def main() -> None:
     tiles = [_picture(stack[stack.shape[0] // 2, c - w:c + w + 1, c - w:c + w + 1], "generated: xy at focus", 0.5),
              _picture(stack[:, c, c - w:c + w + 1], "generated: xz", 0.5), beads,
              _picture(result.psf, "measured from the beads", 0.5), _picture(truth, "true PSF", 0.5)]
-    width = sum(t.width + 6 for t in tiles)
-    out = Image.new("RGB", (width, max(t.height for t in tiles)), "white")
-    x = 0
-    for tile in tiles:
-        out.paste(tile, (x, 0))
-        x += tile.width + 6
+    blurred, _, kernel = _case(13, 5)
+    estimate = nd.estimate_kernel(blurred, 31)
+    sharp = nd.deblur(blurred, "wiener", psf=estimate, balance=0.005)
+    side = estimate.shape[0]
+    true = np.zeros_like(estimate)
+    o = (side - kernel.shape[0]) // 2
+    true[o:o + kernel.shape[0], o:o + kernel.shape[1]] = kernel  # on the estimate's grid, for the same scale
+    photos = [_picture(blurred, "blurred photo (Levin kernel 5)", size=280), _picture(estimate, "estimated kernel"),
+              _picture(true, "true kernel"), _picture(np.clip(sharp, 0, 1), "Wiener, estimated kernel", size=280)]
+    rows = [tiles, photos]
+    width = max(sum(t.width + 6 for t in row) for row in rows)
+    heights = [max(t.height for t in row) for row in rows]
+    out = Image.new("RGB", (width, sum(heights) + 10), "white")
+    y = 0
+    for row, height in zip(rows, heights):
+        x = 0
+        for tile in row:
+            out.paste(tile, (x, y))
+            x += tile.width + 6
+        y += height + 10
     out.save(OUT)
     print(f"wrote {OUT}: {result.summary()}")
 

@@ -1,5 +1,6 @@
 """Make the README's pictures of the widgets on a 1366x768 laptop screen:
-python docs/make_screenshots.py (under xvfb-run -a -s "-screen 0 1366x768x24" if headless)."""
+python docs/make_screenshots.py [deblur synth train psf] (all four by default; under
+xvfb-run -a -s "-screen 0 1366x768x24" if headless)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def main() -> None:
     widget = DeblurWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Deblur", area="right")
     widget.run()
-    blurred = viewer.layers["astronaut blurred (camera_shake)"].data
+    widget.image.value = viewer.layers["astronaut blurred (camera_shake)"]  # as the user chose it, not the result
+    blurred = widget.image.value.data
     result = viewer.layers[-1].data
     gap = np.zeros((blurred.shape[0], 8, 3), blurred.dtype)
     viewer.add_image(np.concatenate([blurred, gap, result], axis=1), name="before | after", rgb=True)
@@ -110,10 +112,47 @@ def train_screenshot() -> None:
     viewer.close()
 
 
+def psf_screenshot() -> None:
+    """The Deblur dock on the plugin's 3D cells sample with *PSF from: widefield*: the optics filled in, the pixel
+    size and z-step read from the layer's scale, *Add PSF layer*, then Richardson-Lucy; the canvas shows the
+    deblurred stack beside the blurred one at the middle plane."""
+    from napari_deblur.samples import blurred_cells_3d
+
+    viewer = napari.Viewer(title="napari-deblur", show=True)
+    viewer.window.resize(*LAPTOP_SCREEN)
+    for data, kwargs, _ in blurred_cells_3d():
+        viewer.add_image(data, **kwargs)
+    blurred = viewer.layers["cells blurred (widefield)"]
+    viewer.layers.remove("widefield PSF")  # the user has no PSF: the dock makes it from the optics
+    widget = DeblurWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Deblur", area="right")
+    widget.image.value = blurred
+    widget.method.value = "richardson_lucy"
+    widget.psf_source.source.value = "widefield"
+    fields = {w.name: w for w in widget.psf_source.optics.widgets()}
+    fields["na"].value, fields["wavelength"].value, fields["ni"].value = 1.2, 0.52, 1.33
+    widget._add_psf_layer()
+    widget.run()
+    result = viewer.layers[-1]
+    widget.image.value = blurred  # the dock offers the new layer next; the picture shows what was deblurred
+    viewer.grid.enabled = True
+    for layer in viewer.layers:
+        layer.visible = layer in (blurred, result)
+    for layer in (blurred, result):
+        layer.contrast_limits = (float(np.percentile(layer.data, 1)), float(np.percentile(layer.data, 99.9)))
+    viewer.dims.set_current_step(0, blurred.data.shape[0] // 2)
+    napari.qt.get_qapp().processEvents()
+    viewer.reset_view()
+    napari.qt.get_qapp().processEvents()
+    viewer.screenshot(str(OUT / "deblur_psf_widget.png"), canvas_only=False)
+    viewer.close()
+
+
 if __name__ == "__main__":
     import os
+    import sys
 
     os.environ.setdefault("NAPARI_DEBLUR_SYNC_WORKERS", "1")
-    main()
-    synth_screenshot()
-    train_screenshot()
+    shots = {"deblur": main, "synth": synth_screenshot, "train": train_screenshot, "psf": psf_screenshot}
+    for name in sys.argv[1:] or shots:
+        shots[name]()

@@ -19,7 +19,7 @@ import numpy as np
 
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
 from napari_deblur.params import Param
-from napari_deblur.psfs import BeadPSF, estimate_kernel, optics_psf, psf_for_image, psf_from_beads
+from napari_deblur.psfs import BeadPSF, estimate_kernel, named_psf, optics_psf, psf_from_beads
 from napari_deblur.restore import classical  # noqa: F401 - registers Wiener and Richardson-Lucy
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
@@ -84,6 +84,8 @@ def deblur(
         ``"widefield"`` or ``"confocal"`` generates it from the optics given among the keywords (``na``,
         ``wavelength``, ``pixel_size``, ``z_step``, ``ni``, ``ns``, ...; see ``napari-deblur kinds``), 3D for
         an image with a Z axis; a pixel size that cannot fit the optics is refused with what to check.
+        ``"estimate"`` estimates the blur kernel from the 2D image itself (experimental, see
+        :func:`estimate_kernel`; ``kernel_size`` among the keywords, default 31).
     axes : str, optional
         One letter per dimension from ``TCZYX``. Inferred for 2D images, for ``rgb=True`` (YXC), and for a
         3D image with a 3D PSF (ZYX); otherwise required.
@@ -112,8 +114,8 @@ def deblur(
         The deblurred image, same shape as ``image``. A dask array gives a lazy dask array with the same
         chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
-    if isinstance(psf, str):  # "widefield"/"confocal": generated from the optics keywords among **params
-        psf, params = psf_for_image(psf, np.shape(image), axes, rgb, params)
+    if isinstance(psf, str):  # "widefield"/"confocal" from the optics keywords, "estimate" from the image itself
+        psf, params = named_psf(psf, image, axes, rgb, params)
     return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
                               tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
                               intensity_range=intensity_range, tile_batch=tile_batch, **params))

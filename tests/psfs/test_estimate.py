@@ -49,3 +49,19 @@ def test_bad_requests_and_the_command_line(tmp_path):
     assert main(["psf", "estimate", str(tmp_path / "blurred.tif"), str(tmp_path / "k.tif"), "--size", "21"]) == 0
     kernel = tifffile.imread(tmp_path / "k.tif")
     assert kernel.shape == (21, 21) and abs(kernel.sum() - 1) < 1e-4
+
+
+def test_deblur_with_psf_estimate_from_the_api_and_the_command_line(tmp_path):
+    blurred, sharp, _ = _case(13, 5)
+    out = nd.deblur(blurred, "wiener", psf="estimate", kernel_size=31, balance=0.005)
+    assert out.shape == blurred.shape and _psnr(out, sharp) > _psnr(blurred, sharp) + 2.0
+    with pytest.raises(ValueError, match="one 2D image"):
+        nd.deblur(np.stack([blurred] * 3), "wiener", psf="estimate", axes="ZYX")
+    with pytest.raises(ValueError, match="not a known PSF"):
+        nd.deblur(blurred, "wiener", psf="estimated")
+    tifffile.imwrite(tmp_path / "blurred.tif", blurred)
+    args = ["deblur", str(tmp_path / "blurred.tif"), str(tmp_path / "out.tif"), "--method", "wiener"]
+    assert main([*args, "--psf", "estimate", "--kernel-size", "21"]) == 0
+    assert tifffile.imread(tmp_path / "out.tif").shape == blurred.shape
+    with pytest.raises(SystemExit, match="--kernel-size is for --psf estimate"):
+        main([*args, "--psf", "widefield", "--kernel-size", "21", "--overwrite"])

@@ -300,3 +300,28 @@ def test_psf_measured_from_a_bead_layer_becomes_the_psf(make_napari_viewer):
     widget.psf_source.source.value = "beads (measure)"
     widget.psf_source.bead_points.value = marks
     assert len(widget.psf_source.measure_beads().used) == 1  # only the bead the user marked
+
+
+def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_viewer):
+    from napari_deblur.psfs import estimate_kernel
+    from tests.psfs.test_estimate import _case
+
+    blurred, _, _ = _case(13, 5)
+    stack = np.stack([np.zeros_like(blurred), blurred])  # the second plane is the blurred photo
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(stack, name="blurred", scale=(1.0, 0.5, 0.5))
+    viewer.dims.set_current_step(0, 1)
+    widget = DeblurWidget(viewer)
+    widget.method.value = "wiener"
+    widget.image.value = layer
+    widget.psf_source.source.value = "estimate (from image)"
+    assert not widget.psf_source.estimate_button.native.isHidden() and widget.psf.native.isHidden()
+    widget.run()  # before estimating: Run says what to do first
+    assert "Estimate the kernel" in widget.status.value
+    widget.psf_source.kernel_size.value = 21
+    widget._estimate_kernel()
+    kernel = viewer.layers["PSF (estimated)"]
+    assert kernel.data.shape == (21, 21) and abs(kernel.data.sum() - 1) < 1e-4
+    np.testing.assert_allclose(kernel.data, estimate_kernel(blurred, 21))  # from the plane on screen
+    assert tuple(kernel.scale) == (0.5, 0.5) and "21x21 kernel" in widget.status.value
+    assert widget.psf_source.source.value == "a layer" and widget.psf.value is kernel

@@ -19,7 +19,7 @@ from napari_deblur.cli._common import (
     param_line,
 )
 from napari_deblur.io import check_output_format, read_image, read_psf, write_image
-from napari_deblur.psfs import OPTICS_KINDS, psf_for_image
+from napari_deblur.psfs import ESTIMATE, ESTIMATE_PARAMS, OPTICS_KINDS, PSF_NAMES, named_psf
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
@@ -36,8 +36,9 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
                    "or OME-Zarr image streams chunk by chunk).")
     d.add_argument("output", type=Path, help="Output image; written atomically (.zarr: chunk by chunk).")
     d.add_argument("--method", default="richardson_lucy", help="Method name (see `napari-deblur methods`).")
-    d.add_argument("--psf", help="PSF image file (needed by classical methods), or widefield / confocal to "
-                   "generate it from the optics flags (--na, --wavelength, --pixel-size, --z-step, ...).")
+    d.add_argument("--psf", help="PSF image file (needed by classical methods), widefield / confocal to "
+                   "generate it from the optics flags (--na, --wavelength, --pixel-size, --z-step, ...), or estimate "
+                   "to estimate the blur kernel from the 2D image itself (experimental; --kernel-size).")
     d.add_argument("--axes", help="Axes of the input, e.g. ZYX, TYX, CYX, YXC (inferred when possible).")
     d.add_argument("--rgb", action="store_true", help=RGB_HELP)
     d.add_argument("--tile-size", type=int, help="Tile edge in pixels (default: the method's choice).")
@@ -50,6 +51,7 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
                    "written as the array's fill value (with a warning) instead of refusing.")
     _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
     _add_param_flags(d, [(f"PSF from optics: --psf {k}", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
+    _add_param_flags(d, [(f"PSF from the image: --psf {ESTIMATE}", ESTIMATE_PARAMS)], "estimate_")
 
     sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
 
@@ -88,15 +90,15 @@ def _cmd_methods() -> int:
 
 def _cmd_deblur(args: argparse.Namespace) -> int:
     params = _method_params(args, args.method)
-    psf_file = [Path(args.psf)] if args.psf and args.psf not in OPTICS_KINDS else []
+    psf_file = [Path(args.psf)] if args.psf and args.psf not in PSF_NAMES else []
     check_output(args.output, [args.input, *psf_file], args.overwrite)
-    psf = read_psf(psf_file[0]) if psf_file else args.psf  # a microscope's name: generated for the image below
+    psf = read_psf(psf_file[0]) if psf_file else args.psf  # a name: generated or estimated for the image below
     if is_zarr(args.input) or is_zarr(args.output):
         return _deblur_zarr(args, psf, params)
     image, file_axes = read_image(args.input)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     axes = args.axes or file_axes
-    psf = _psf_for(args, psf, image.shape, axes)
+    psf = _psf_for(args, psf, image, axes)
     steps = deblur_steps(
         image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
         tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
@@ -122,13 +124,18 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     return 0
 
 
-def _psf_for(args: argparse.Namespace, psf: Any, shape: tuple[int, ...], axes: str | None) -> Any:
-    """The PSF array: as read, or generated from the optics flags for ``--psf widefield|confocal``."""
-    if not isinstance(psf, str):
-        _given_params(args, "optics_", (), "a PSF file (optics flags need --psf widefield or confocal)")
-        return psf
-    optics = _given_params(args, "optics_", get_kind(psf).params, f"--psf {psf}")
-    return psf_for_image(psf, shape, axes, args.rgb or None, optics)[0]
+def _psf_for(args: argparse.Namespace, psf: Any, image: Any, axes: str | None) -> Any:
+    """The PSF array: as read, generated from the optics flags for ``--psf widefield|confocal``, or estimated from
+    ``image`` (numpy or dask; a 2D one) for ``--psf estimate``."""
+    name = psf if isinstance(psf, str) else None
+    what = f"--psf {name}" if name else "a PSF file"
+    optics = get_kind(name).params if name in OPTICS_KINDS else ()
+    given = _given_params(args, "optics_", optics, what if optics else f"{what} (the optics flags are for --psf "
+                          "widefield or confocal)")
+    estimate = ESTIMATE_PARAMS if name == ESTIMATE else ()
+    given |= _given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for --psf "
+                           "estimate)")
+    return named_psf(name, image, axes, args.rgb or None, given)[0] if name else psf
 
 
 def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> int:
@@ -143,7 +150,7 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
         array, file_axes = read_image(args.input)
         image = da.from_array(array, chunks="auto")
         axes = args.axes or file_axes
-    psf = _psf_for(args, psf, image.shape, axes)
+    psf = _psf_for(args, psf, image, axes)
     try:  # chunks are read only from here on: a damaged one fails deep in dask
         result = drain(deblur_steps(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None,
                                     tile_size=args.tile_size, tile_overlap=args.tile_overlap,

@@ -3,6 +3,10 @@ of beads, or estimated from the blurred image itself (experimental)."""
 
 from napari_deblur.psfs.beads import BeadPSF, psf_from_beads
 from napari_deblur.psfs.estimate import estimate_kernel
+from napari_deblur.psfs.named import ESTIMATE, ESTIMATE_PARAMS, PSF_NAMES, named_psf
 from napari_deblur.psfs.optics import OPTICS_KINDS, optics_psf, psf_for_image
 
-__all__ = ["OPTICS_KINDS", "BeadPSF", "estimate_kernel", "optics_psf", "psf_for_image", "psf_from_beads"]
+__all__ = [
+    "ESTIMATE", "ESTIMATE_PARAMS", "OPTICS_KINDS", "PSF_NAMES", "BeadPSF", "estimate_kernel", "named_psf", "optics_psf",
+    "psf_for_image", "psf_from_beads",
+]

@@ -1,9 +1,11 @@
-"""Where the Deblur dock's PSF comes from: an image layer, the microscope's optics, or a bead image.
+"""Where the Deblur dock's PSF comes from: an image layer, the microscope's optics, a bead image, or the blurred
+image itself.
 
 With "widefield" or "confocal" the optics fields are the blur kinds' parameters (one description, as in the
 *Synthesize blur* dock), the pixel size and z-step are read from the image layer's scale when napari knows it,
 and *Add PSF layer* shows the PSF that Run will use. With "beads" a bead image (and, optionally, points placed on
-beads) is measured into a PSF layer, the beads used are marked, and that layer becomes the PSF.
+beads) is measured into a PSF layer, the beads used are marked, and that layer becomes the PSF. With "estimate" the
+blur kernel of the image layer's current plane is estimated (experimental) into a kernel layer, which becomes the PSF.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, PushButton
+from magicgui.widgets import ComboBox, PushButton, SpinBox
 
-from napari_deblur.psfs import OPTICS_KINDS, BeadPSF, psf_for_image, psf_from_beads
+from napari_deblur.psfs import ESTIMATE_PARAMS, OPTICS_KINDS, BeadPSF, estimate_kernel, psf_for_image, psf_from_beads
+from napari_deblur.psfs.named import plane_for_estimate
 from napari_deblur.synth.kinds import get_kind
 from napari_deblur.widgets._layers import image_layers, layer_psf
 from napari_deblur.widgets._params import ParamPanel
 
-LAYER, BEADS = "a layer", "beads (measure)"
-SOURCES = (LAYER, *OPTICS_KINDS, BEADS)
+LAYER, BEADS, ESTIMATE = "a layer", "beads (measure)", "estimate (from image)"
+SOURCES = (LAYER, *OPTICS_KINDS, BEADS, ESTIMATE)
 #: Lengths napari may report for a layer's axes, in micrometres (the optics' unit).
 _UM_PER_UNIT = {"nanometer": 1e-3, "micrometer": 1.0, "micron": 1.0, "millimeter": 1e3}
 
@@ -56,11 +59,16 @@ class PsfSource:
         self.bead_points = ComboBox(label="bead points", nullable=True, choices=self._points_layers,
                                     tooltip="Optional: a points layer marking the beads to use; blank = find them.")
         self.measure_button = PushButton(text="Measure PSF from beads")
+        size = ESTIMATE_PARAMS[0]
+        self.kernel_size = SpinBox(label="kernel size", value=size.default, min=size.min, max=size.max, step=2,
+                                   tooltip=size.help)
+        self.estimate_button = PushButton(text="Estimate kernel from image")
         self.source.changed.connect(self._on_source_changed)
 
     def fields(self) -> list[Any]:
         """The fields below *PSF from*, in form order (the dock places the layer choice and the optics box)."""
-        return [self.optics.basic, self.add_button, self.bead_image, self.bead_points, self.measure_button]
+        return [self.optics.basic, self.add_button, self.bead_image, self.bead_points, self.measure_button,
+                self.kernel_size, self.estimate_button]
 
     def _points_layers(self, _widget: Any = None) -> list[Any]:
         from napari.layers import Points
@@ -81,6 +89,7 @@ class PsfSource:
             self.optics.box.setVisible(needed and source in OPTICS_KINDS and len(self.optics.advanced) > 0)
         for field in (self.bead_image, self.bead_points, self.measure_button):
             field.visible = needed and source == BEADS
+        self.kernel_size.visible = self.estimate_button.visible = needed and source == ESTIMATE
 
     def _on_source_changed(self, source: str) -> None:
         if source in OPTICS_KINDS:
@@ -103,6 +112,8 @@ class PsfSource:
         """The PSF for deblurring ``image`` (an image layer) with these ``axes``."""
         if self.source.value == BEADS:
             raise ValueError("Measure the PSF from the beads first (it then becomes the PSF layer).")
+        if self.source.value == ESTIMATE:
+            raise ValueError("Estimate the kernel from the image first (it then becomes the PSF layer).")
         if self.source.value not in OPTICS_KINDS:
             if self.layer.value is None:
                 raise ValueError("This method needs a PSF: choose a PSF layer, or 'PSF from' a microscope.")
@@ -138,7 +149,28 @@ class PsfSource:
             self.viewer.add_points(result.used, name="beads used", scale=tuple(beads.scale[-ndim:]),
                                    translate=tuple(beads.translate[-ndim:]), face_color="transparent",
                                    border_color="lime", size=max(result.psf.shape[-1] // 2, 3))
+        self._use(layer)
+        return result
+
+    def estimate(self) -> Any:
+        """Estimate the blur kernel of the image layer's current plane; add it as the PSF layer (chosen at once)."""
+        image, axes = self.image()
+        if image is None:
+            raise ValueError("Choose the blurred image layer first.")
+        data = image.data
+        leading = image.ndim - 2  # stacks: the plane on screen (the viewer's position in the other axes)
+        if leading:
+            point = image.world_to_data(self.viewer.dims.point[-image.ndim:])
+            index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:leading], image.data.shape))
+            data, axes = data[index], None
+        plane = np.asarray(plane_for_estimate(data, axes, image.rgb or None))
+        kernel = estimate_kernel(plane, int(self.kernel_size.value))
+        layer = self.viewer.add_image(kernel, name="PSF (estimated)", scale=tuple(image.scale[-2:]), colormap="magma")
+        self._use(layer)
+        return layer
+
+    def _use(self, layer: Any) -> None:
+        """Make ``layer`` the dock's PSF."""
         self.layer.reset_choices()
         self.layer.value = layer
         self.source.value = LAYER
-        return result

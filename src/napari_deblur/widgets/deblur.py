@@ -6,6 +6,7 @@ runs in a napari thread worker (Cancel quits it between tiles); settings persist
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,6 +106,7 @@ class DeblurWidget(DockForm):
         self.psf_source.optics.place(self)
         self.psf_source.add_button.clicked.connect(self._add_psf_layer)
         self.psf_source.measure_button.clicked.connect(self._measure_beads)
+        self.psf_source.estimate_button.clicked.connect(self._estimate_kernel)
 
         self.method.changed.connect(self._on_method_changed)
         self.image.changed.connect(self._on_image_changed)
@@ -219,21 +221,25 @@ class DeblurWidget(DockForm):
     def _image_and_axes(self) -> tuple[Any, str | None]:
         return self.image.value, self.axes.value.strip().upper() or None
 
-    def _add_psf_layer(self) -> None:
+    def _psf_action(self, action: Callable[[], Any], report: Callable[[Any], str]) -> None:
+        """Run one of the PSF buttons' actions; the status line says what it made, or why it could not."""
         try:
-            layer = self.psf_source.add_layer()
+            made = action()
         except (ValueError, TypeError) as err:
             self._show_error(err)
             return
-        self.status.value = f"Added {layer.name} {'x'.join(map(str, layer.data.shape))}: Run uses this PSF."
+        self.status.value = report(made)
+
+    def _add_psf_layer(self) -> None:
+        self._psf_action(self.psf_source.add_layer, lambda layer: f"Added {layer.name} "
+                         f"{'x'.join(map(str, layer.data.shape))}: Run uses this PSF.")
 
     def _measure_beads(self) -> None:
-        try:
-            result = self.psf_source.measure_beads()
-        except (ValueError, TypeError) as err:
-            self._show_error(err)
-            return
-        self.status.value = result.summary()
+        self._psf_action(self.psf_source.measure_beads, lambda result: result.summary())
+
+    def _estimate_kernel(self) -> None:
+        self._psf_action(self.psf_source.estimate, lambda layer: f"Estimated a {layer.data.shape[0]}x"
+                         f"{layer.data.shape[1]} kernel from the image (experimental): Run uses it as the PSF.")
 
     def _save(self) -> None:
         params = dict(saved_dict(self._settings, "params"))

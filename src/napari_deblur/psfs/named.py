@@ -1,0 +1,45 @@
+"""A PSF named instead of given: ``psf="widefield"``/``"confocal"`` (from the optics) or ``psf="estimate"`` (from the
+blurred image itself), resolved for one deblur call by the API, the CLI and the Deblur dock alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from napari_deblur.params import Param
+from napari_deblur.psfs.estimate import estimate_kernel
+from napari_deblur.psfs.optics import OPTICS_KINDS, psf_for_image
+
+ESTIMATE = "estimate"
+PSF_NAMES = (*OPTICS_KINDS, ESTIMATE)
+#: The settings of ``psf="estimate"`` (keywords of the deblur call, ``--kernel-size`` on the command line).
+ESTIMATE_PARAMS = (
+    Param("kernel_size", int, 31, "The largest blur the estimated kernel may describe, in pixels (odd).",
+          min=3, max=255),
+)
+
+
+def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None,
+              params: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The PSF called ``name`` for deblurring ``image``, and ``params`` without the PSF's own settings."""
+    if name in OPTICS_KINDS:
+        return psf_for_image(name, np.shape(image), axes, rgb, params)
+    if name != ESTIMATE:
+        raise ValueError(f"psf={name!r} is not a known PSF; use {', '.join(PSF_NAMES)}, an array or a file.")
+    size = ESTIMATE_PARAMS[0].validate(params.get("kernel_size", ESTIMATE_PARAMS[0].default))
+    rest = {k: v for k, v in params.items() if k != "kernel_size"}
+    return estimate_kernel(plane_for_estimate(image, axes, rgb), size), rest
+
+
+def plane_for_estimate(image: Any, axes: str | None, rgb: bool | None) -> np.ndarray:
+    """``image`` as the one 2D plane (grey, or colour last) a kernel is estimated from; a stack is refused."""
+    shape = tuple(np.shape(image))
+    colour = bool(rgb) or (rgb is None and len(shape) == 3 and shape[-1] in (3, 4) and not axes)
+    plain = (axes or "").upper() in ("", "YX", "YXC")
+    if not plain or len(shape) != 2 + colour:
+        raise ValueError(f"psf='estimate' works on one 2D image (grey or colour); this one is {shape}"
+                         f"{' with axes ' + axes if axes else ''}. For a stack, estimate from one plane with "
+                         "napari_deblur.estimate_kernel(plane) and pass the kernel as psf.")
+    return np.asarray(image)
