@@ -5,9 +5,14 @@ Peers: scikit-image's ``richardson_lucy``, RedLionfish 0.10 (CPU path; GPU when 
 
     .venv/bin/pip install "redlionfish==0.10"
 
-sdeconv needs torchvision, and the torchvision wheel pip finds does not match the local CPU build of torch
-(``operator torchvision::nms does not exist``); worse, with torchvision installed Lightning imports it and
-training breaks. Install sdeconv only in a separate environment: the table reports it as failed otherwise.
+sdeconv is installed without its dependencies into a folder of its own, which only its worker process reads:
+
+    .venv/bin/pip install --no-deps --target benchmarks/.peers "sdeconv==1.0.4"
+
+Its dependencies are ours (torch, numpy, scikit-image) except torchvision, whose PyPI wheel does not match the
+local CPU build of torch (``operator torchvision::nms does not exist``) and, once installed, breaks Lightning
+(which imports it). sdeconv imports ``torchvision.transforms.v2`` only for its self-supervised networks' training
+augmentation, which Richardson-Lucy never calls, so the worker gives it an empty stand-in module.
 
 Cases, 30 iterations each, unregularized: 2D 512x512 and 2048x2048 (Kodak green channel, tiled, blurred with Levin
 kernel 4 + sigma 0.01 noise; PSNR against the sharp image; 512x512 also with a small 9x9 Gaussian PSF, where fixed
@@ -36,6 +41,8 @@ from _report import SHARED, blur_protocol, machine, write_section
 
 ITERATIONS = 30
 PEERS = ("napari-deblur", "scikit-image", "RedLionfish (CPU)", "sdeconv")
+#: Where sdeconv is installed (see above): only its worker puts it on the path.
+PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 
 
 def _photo(side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,6 +106,9 @@ def _peer(peer: str):  # noqa: ANN202 - returns the peer's function
             return RedLionfishDeconv.doRLDeconvolutionFromNpArrays(image, psf, niter=ITERATIONS, method="cpu")
     elif peer == "sdeconv":
         import torch
+
+        sys.path.insert(0, str(PEERS_DIR))
+        _torchvision_stand_in()
         from sdeconv.deconv import SRichardsonLucy
 
         def run(image: np.ndarray, psf: np.ndarray) -> np.ndarray:
@@ -110,6 +120,15 @@ def _peer(peer: str):  # noqa: ANN202 - returns the peer's function
     else:
         raise ValueError(peer)
     return run
+
+
+def _torchvision_stand_in() -> None:
+    """Empty ``torchvision.transforms.v2`` modules: sdeconv's import of them succeeds; RL does not use them."""
+    import types
+
+    names = ("torchvision", "torchvision.transforms", "torchvision.transforms.v2")
+    modules = [sys.modules.setdefault(name, types.ModuleType(name)) for name in names]
+    modules[0].transforms, modules[1].v2 = modules[1], modules[2]
 
 
 def worker(peer: str, folder: Path) -> None:

@@ -63,7 +63,7 @@ def main() -> None:
              _picture(result.psf, "measured from the beads", 0.5), _picture(truth, "true PSF", 0.5)]
     blurred, _, kernel = _case(13, 5)
     estimate = nd.estimate_kernel(blurred, 31)
-    sharp = nd.deblur(blurred, "wiener", psf=estimate, balance=0.005)
+    sharp = nd.deblur(blurred, "wiener", psf=estimate, balance=0.02)
     side = estimate.shape[0]
     true = np.zeros_like(estimate)
     o = (side - kernel.shape[0]) // 2
