@@ -40,7 +40,7 @@ import numpy as np
 from _report import SHARED, blur_protocol, machine, write_section
 
 ITERATIONS = 30
-PEERS = ("napari-deblur", "scikit-image", "RedLionfish (CPU)", "sdeconv")
+PEERS = ("napari-deblur", "napari-deblur, periodic", "scikit-image", "RedLionfish (CPU)", "sdeconv")
 #: Where sdeconv is installed (see above): only its worker puts it on the path.
 PEERS_DIR = Path(__file__).resolve().parent / ".peers"
 
@@ -84,15 +84,18 @@ CASES = {"2D 512x512": lambda: _photo(512), "2D 512x512, 9x9 PSF": lambda: _gaus
 
 def _peer(peer: str):  # noqa: ANN202 - returns the peer's function
     """Import ``peer`` and return its deconvolution as f(image, psf) (imports are not part of the timing)."""
-    if peer == "napari-deblur":
+    if peer.startswith("napari-deblur"):
         import napari_deblur as nd
+
+        # "periodic": no margins past the borders, as RedLionfish and sdeconv do (the default extends the estimate).
+        boundary = "periodic" if peer.endswith("periodic") else "extend"
 
         def run(image: np.ndarray, psf: np.ndarray) -> np.ndarray:
             axes = "ZYX" if image.ndim == 3 else None
             # The cases are blurred with the array-centred PSF (ndimage/fftconvolve), as the peers assume;
             # our default centres a measured PSF by its mass, which would shift the result against the truth.
             return nd.deblur(image, "richardson_lucy", psf=psf, axes=axes, iterations=ITERATIONS, tv_weight=0,
-                             psf_centering="array", output_dtype="float32")
+                             psf_centering="array", output_dtype="float32", boundary=boundary)
     elif peer == "scikit-image":
         from skimage import restoration
 

@@ -5,6 +5,8 @@ in FFT deconvolution (the FFT treats the image as periodic, so the right edge "w
 We avoid it by extending each tile by reflection and making that extension blend smoothly into the
 wrap-around ("edge tapering"), and for Richardson-Lucy additionally by only trusting observed pixels
 (the extension is estimated, not fitted). The OTF is computed once per padded shape and cached.
+Richardson-Lucy's ``boundary="periodic"`` drops the margins, as RedLionfish and sdeconv do: the FFTs are smaller
+(half the voxels of a 160^3 stack with a 61x32x32 PSF), at the price of light wrapping across opposite borders.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def _taper_window(shape: tuple[int, ...], margins: list[tuple[int, int]], device
 class _FFTDeconvolver:
     """Shared machinery: padding, OTF cache, edge tapering, cropping back."""
 
-    def __init__(self, psf: np.ndarray, device: torch.device) -> None:
+    def __init__(self, psf: np.ndarray, device: torch.device, periodic: bool = False) -> None:
         self.psf = psf
         self.device = torch.device(device)
+        self.periodic = periodic  # no margins: the FFT's wrap-around stands in for the unseen surroundings
         self.spatial_ndim = psf.ndim
         # Deconvolution gathers information from about one PSF half-width around each pixel (and, more
         # faintly, beyond); the engine's default tile overlap is four times this.
@@ -53,7 +56,7 @@ class _FFTDeconvolver:
 
     def _plan(self, spatial: tuple[int, ...]) -> tuple[list[tuple[int, int]], tuple[int, ...]]:
         # A PSF half-width on each side keeps the FFT's wrap-around off the observed pixels.
-        margins = [p // 2 + 1 for p in self.psf.shape]
+        margins = [0 if self.periodic else p // 2 + 1 for p in self.psf.shape]
         full = fft_shape([s + 2 * m for s, m in zip(spatial, margins)])
         pads = [(m, f - s - m) for s, m, f in zip(spatial, margins, full)]
         return pads, full
@@ -159,8 +162,8 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
     """
 
     def __init__(self, psf: np.ndarray, device: torch.device, iterations: int, tv_weight: float,
-                 accelerate: bool = False) -> None:
-        super().__init__(psf, device)
+                 accelerate: bool = False, periodic: bool = False) -> None:
+        super().__init__(psf, device, periodic)
         self.iterations = iterations
         self.tv_weight = tv_weight
         self.accelerate = accelerate
@@ -178,8 +181,11 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
             div += n - previous
         return div
 
-    def _weights(self, spatial: tuple[int, ...], pads, full) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mask of observed pixels, and 1 / (K^T mask): the share of each unknown's light that is observed."""
+    def _weights(self, spatial: tuple[int, ...], pads, full) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Mask of observed pixels, and 1 / (K^T mask): the share of each unknown's light that is observed;
+        ``None`` when every pixel is observed (periodic, at a size the FFT takes as it is)."""
+        if spatial == full:
+            return None
         key = (spatial, full)
         if key not in self._mask_cache:
             mask = torch.zeros((1, 1, *full), device=self.device)
@@ -195,15 +201,18 @@ class RichardsonLucyDeconvolver(_FFTDeconvolver):
         # The extension is only the starting guess (no taper needed): the mask keeps it out of the data term.
         est, pads, full = self.extend(observed, taper=False)
         otf = self.otf(full)
-        mask, inv_weight = self._weights(spatial, pads, full)
-        data = est * mask
+        weights = self._weights(spatial, pads, full)
+        data = est * weights[0] if weights else est
         est = est.clamp_min(_EPS)
         otf_conj = otf.conj()  # once, not per iteration
 
         def step(x: torch.Tensor) -> torch.Tensor:
             # In place wherever a buffer is not needed again: volumes are large, and each copy costs memory.
             ratio = self.filter(x, otf).clamp_min_(_EPS).reciprocal_().mul_(data)
-            x = self.filter(ratio, otf_conj).mul_(inv_weight).mul_(x)  # x itself is left as it was
+            update = self.filter(ratio, otf_conj)
+            if weights:
+                update.mul_(weights[1])
+            x = update.mul_(x)  # x itself is left as it was
             if self.tv_weight > 0:
                 x = x / (1 - self.tv_weight * self._tv_term(x)).clamp_min(0.05)
             return x
@@ -246,9 +255,9 @@ def _build_wiener(*, psf, device, balance, regularizer, psf_scale, psf_scale_z, 
     return WienerDeconvolver(prepared, device, balance, regularizer)
 
 
-def _build_rl(*, psf, device, iterations, tv_weight, accelerate, psf_scale, psf_scale_z, psf_centering):
+def _build_rl(*, psf, device, iterations, tv_weight, accelerate, boundary, psf_scale, psf_scale_z, psf_centering):
     prepared = prepare_psf(psf, scale=_psf_scale(psf_scale, psf_scale_z), centering=psf_centering)
-    return RichardsonLucyDeconvolver(prepared, device, iterations, tv_weight, accelerate)
+    return RichardsonLucyDeconvolver(prepared, device, iterations, tv_weight, accelerate, boundary == "periodic")
 
 
 _PSF_PARAMS = (
@@ -291,6 +300,10 @@ register(MethodSpec(
               min=0.0, max=0.1, zero="off"),
         Param("accelerate", bool, False, "Biggs-Andrews acceleration: each iteration goes further along the way "
               "the estimate is changing, so fewer iterations reach the same result.", advanced=True),
+        Param("boundary", str, "extend", "extend: the estimate reaches a PSF half-width past the borders and only "
+              "observed pixels are fitted (no border ringing); periodic: no margins, as RedLionfish and sdeconv "
+              "do - 4x faster on a 160^3 stack with a 61x32x32 PSF, but light wraps across opposite borders, "
+              "so only for objects away from the borders.", choices=("extend", "periodic"), advanced=True),
         *_PSF_PARAMS,
     ),
 ))
