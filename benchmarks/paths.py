@@ -98,7 +98,7 @@ def measure(family: str, path: str, side: int) -> dict:
 def main() -> None:
     from napari_deblur.hardware import cpu_has_native_bf16
     from napari_deblur.restore.methods import list_methods
-    from napari_deblur.zoo import FAMILIES
+    from napari_deblur.zoo import deblurring_families
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
@@ -115,7 +115,7 @@ def main() -> None:
     mp = args.side**2 / 1e6
     lines = ["| family (small) | " + " | ".join(f"{p} s/MP" for p in PATHS) + " | compile time (s) | fastest | "
              "engine overhead |", "|---" * (len(PATHS) + 4) + "|"]
-    for family in args.families or sorted(FAMILIES):
+    for family in args.families or deblurring_families():
         r = {p: measure(family, p, args.side) for p in PATHS}
         cells = [f"{r[p]['seconds'] / mp:.2f}" if "seconds" in r[p] else f"failed ({r[p]['error']})" for p in PATHS]
         bare = {p: r[p]["seconds"] for p in PATHS[:-1] if "seconds" in r[p]}

@@ -122,14 +122,14 @@ def zoo_main() -> None:
 
     from napari_deblur.hardware import cpu_has_native_bf16
     from napari_deblur.restore.methods import list_methods
-    from napari_deblur.zoo import FAMILIES, create
+    from napari_deblur.zoo import FAMILIES, create, deblurring_families
     from napari_deblur.zoo.blocks import conv_macs, count_parameters
 
     list_methods()
     precisions = ["float32"] + (["bfloat16"] if cpu_has_native_bf16() else [])
     lines = ["| model | size | parameters | GMACs at 256² | precision | s / MP (1024² via deblur) | "
              "peak RSS (MB) |", "|---|---|---|---|---|---|---|"]
-    for name in sorted(FAMILIES):
+    for name in deblurring_families():
         for size in FAMILIES[name].sizes:
             model = create(name, size).eval()
             params, macs = count_parameters(model), conv_macs(model, (1, 1, 256, 256)) / 1e9

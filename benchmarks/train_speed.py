@@ -87,7 +87,7 @@ def main() -> None:
     from napari_deblur.restore.methods import list_methods
     from napari_deblur.training import TrainConfig
     from napari_deblur.training.data import make_datasets
-    from napari_deblur.zoo.family import FAMILIES, create
+    from napari_deblur.zoo.family import create, deblurring_families
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|val_dataloader|LeafSpec|treespec).*")
@@ -96,7 +96,7 @@ def main() -> None:
                        blur_params={"size": 15})
     train_ds, _ = make_datasets(base)
     pool = [train_ds[i] for i in range(16)]
-    cases = [(name, {}) for name in sorted(FAMILIES) if name != "deblurgan"]
+    cases = [(name, {}) for name in deblurring_families() if name != "deblurgan"]
     cases += [("deblurgan", {"gan_pretrain": 1.0}), ("deblurgan", {"gan_pretrain": 0.0})]
     load = os.getloadavg()[0]  # other processes on shared cores slow everything down: say how busy it was
     lines = ["| family (small) | parameters | stage | samples/s | s/step |", "|---|---|---|---|---|"]

@@ -94,3 +94,30 @@ def test_sample_data():
     assert stack[0].shape == truth[0].shape and stack[0].ndim == 3 and stack[0].dtype == np.uint16
     assert psf[0].ndim == 3 and stack[1]["scale"] == truth[1]["scale"]
     np.testing.assert_array_equal(blurred_photo()[1][0], blurred[0])  # seeded: the same every time
+
+
+def test_learned_kind_blurs_with_a_trained_blur_generator(viewer_with_sharp, sharp, tmp_path, monkeypatch):
+    import torch
+
+    from napari_deblur.zoo import create, save_model
+
+    monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
+    generator = create("bgan", "small")
+    torch.nn.init.normal_(generator.tail.weight, std=0.01)
+    save_model(generator, tmp_path / "my-camera.safetensors", {"family": "bgan", "size": "small", "config": {},
+                                                                "training": {}})
+    viewer = viewer_with_sharp
+    widget = SynthesizeBlurWidget(viewer)
+    widget.kind.value = "learned"
+    assert widget.generator.visible or not widget.generator.native.isHidden()
+    assert widget.noise.native.isHidden() and "blur generator" in widget.kind_help.value
+    widget.apply()  # no generator chosen yet: says what to do
+    assert "needs a blur generator" in widget.status.value
+    widget.generator.value = "my-camera"
+    widget.seed.value = 4
+    widget.apply()
+    blurred = viewer.layers["sharp blurred (learned)"]
+    expected, _ = nd.synthesize_blur(sharp, "learned", model="my-camera", seed=4)
+    np.testing.assert_allclose(blurred.data, expected, atol=1e-6)
+    assert "sharp kernel (learned)" not in viewer.layers  # a learned blur has no kernel
+    assert blurred.metadata["napari_deblur"]["params"]["model"] == "my-camera"

@@ -138,9 +138,11 @@ def test_data_source_switching_shows_the_right_fields(make_napari_viewer):
         "sharp folder + synthetic blur": {"sharp_folder", "blur", "noise"},
         "sharp layer + synthetic blur": {"sharp_layer", "blur", "noise"},
         "procedural scenes": {"scenes", "blur", "noise"},
+        "sharp folder + learned blur (realistic)": {"sharp_folder", "generator", "blur", "noise"},
     }
     assert set(shown) == set(SOURCES)
-    fields = {"blurred_layer", "sharp_layer", "pairs_folder", "sharp_folder", "scenes", "blur", "noise"}
+    fields = {"blurred_layer", "sharp_layer", "pairs_folder", "sharp_folder", "real_folder", "generator", "scenes",
+              "blur", "noise"}
     for source, visible in shown.items():
         widget.source.value = source
         assert {f for f in fields if not getattr(widget, f).native.isHidden()} == visible, source
@@ -226,3 +228,30 @@ def test_plot_keeps_its_curves_after_clear(qtbot):
     box = plot.plot_widget.getPlotItem().vb
     assert plot._loss in box.addedItems  # clear() empties the data, never removes the curves
     qtbot.waitUntil(lambda: box.viewRange()[0][1] >= 100)
+
+
+def test_realistic_mode_learns_the_blur_with_bgan_and_trains_on_it_otherwise(make_napari_viewer, tmp_path,
+                                                                              model_dir):
+    from napari_deblur.zoo import create, save_model
+
+    widget = TrainWidget(make_napari_viewer())
+    widget.source.value = "sharp folder + learned blur (realistic)"
+    widget.sharp_folder.value = str(tmp_path)
+    widget.model.value = "bgan"  # stage 1: the generator learns from an unpaired folder of real blurred images
+    assert not widget.real_folder.native.isHidden() and widget.generator.native.isHidden()
+    with pytest.raises(ValueError, match="No folder of real blurred images"):
+        widget.build_config()
+    widget.real_folder.value = str(tmp_path / "real")
+    cfg = widget.build_config(write_layers=False)
+    assert (cfg.model, cfg.sharp, cfg.real_blurred, cfg.bgan) == ("bgan", str(tmp_path), str(tmp_path / "real"), "")
+    widget.model.value = "nafnet"  # stage 2: a deblurrer trains on a trained generator's blur
+    assert widget.real_folder.native.isHidden() and not widget.generator.native.isHidden()
+    with pytest.raises(ValueError, match="No blur generator chosen"):
+        widget.build_config()
+    save_model(create("bgan", "small"), model_dir / "my-camera-blur.safetensors",
+               {"family": "bgan", "size": "small", "config": {}, "training": {}})
+    widget._show_realistic_fields()
+    assert "my-camera-blur" in widget.generator.choices
+    widget.generator.value = "my-camera-blur"
+    cfg = widget.build_config(write_layers=False)
+    assert (cfg.model, cfg.bgan, cfg.real_blurred) == ("nafnet", "my-camera-blur", "")

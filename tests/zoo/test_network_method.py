@@ -12,10 +12,10 @@ from napari_deblur.cli import main as cli_main
 from napari_deblur.hardware import cpu_has_native_bf16, inference_dtype, resolve_device
 from napari_deblur.restore.network import NetworkRestorer
 from napari_deblur.restore.tiling import plan_tiles
-from napari_deblur.zoo import FAMILIES, create
+from napari_deblur.zoo import create, deblurring_families
 
 nd.list_methods()
-NAMES = sorted(FAMILIES)
+NAMES = deblurring_families()
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

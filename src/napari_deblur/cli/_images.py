@@ -24,6 +24,7 @@ from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
+from napari_deblur.synth.learned import LEARNED
 from napari_deblur.synth.synthesize import blur_variants
 from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
 
@@ -59,7 +60,10 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
                        formatter_class=_HelpFormatter)
     b.add_argument("input", type=Path, help="Sharp input image (TIFF keeps dtype and axes; PNG, JPEG, ...).")
     b.add_argument("output", type=Path, help="Blurred output image; written atomically.")
-    b.add_argument("--kind", default="camera_shake", help="Blur kind (see `napari-deblur kinds`).")
+    b.add_argument("--kind", default="camera_shake", help="Blur kind (see `napari-deblur kinds`), or learned with "
+                   "--generator.")
+    b.add_argument("--generator", help="For --kind learned: a trained blur generator (name or .safetensors path; "
+                   "napari-deblur train --model bgan).")
     b.add_argument("--overwrite", action="store_true", help="Replace existing output files.")
     b.add_argument("--seed", type=int, help="Seed of the kernel and the noise (same seed, same result).")
     b.add_argument("--noise", type=float, default=0.01, help="Gaussian noise sigma, fraction of the range.")
@@ -181,8 +185,13 @@ def _cmd_kinds() -> int:
 
 
 def _cmd_blur(args: argparse.Namespace) -> int:
-
-    params = _given_params(args, "kind_", get_kind(args.kind).params, f"blur kind {args.kind!r}")
+    learned = args.kind == LEARNED
+    if learned and (args.kernel_out or args.depth or args.kernel):
+        raise SystemExit("error: --kind learned makes no kernel and takes no --depth, --kernel or --kernel-out.")
+    if bool(args.generator) != learned:
+        raise SystemExit("error: --generator goes with --kind learned, and --kind learned needs --generator.")
+    params = (_given_params(args, "kind_", (), "--kind learned") | {"model": args.generator} if learned else
+              _given_params(args, "kind_", get_kind(args.kind).params, f"blur kind {args.kind!r}"))
     inputs = [p for p in (args.input, args.depth, args.kernel) if p]
     for output in (args.output, args.kernel_out):
         if output:

@@ -13,6 +13,7 @@ from napari_deblur.restore.checks import check_image
 from napari_deblur.restore.intensity import IntensityMap, fixed_range, intensity_map, restore_dtype
 from napari_deblur.synth.degrade import Degradation
 from napari_deblur.synth.kinds import get_kind
+from napari_deblur.synth.learned import LEARNED, learned_blur
 
 #: Kinds whose natural subject is a z-stack: a 3D image without ``axes=`` is taken as ZYX for them.
 MICROSCOPE_KINDS = ("widefield", "confocal")
@@ -58,7 +59,8 @@ def synthesize_blur(
         ``axes=``). A z-stack with a 3D-capable kind (widefield, confocal, gaussian) is blurred in 3D.
     kind : str
         A blur kind (see :func:`napari_deblur.synth.kinds.list_kinds`): camera_shake, linear_motion, defocus,
-        gaussian, widefield, confocal, or custom (with ``kernel=``).
+        gaussian, widefield, confocal, custom (with ``kernel=``), or ``"learned"`` with ``model=`` a trained blur
+        generator (synth/learned.py; 2D planes; no kernel, so the second result is ``None``).
     seed : int, optional
         Makes kernel and noise reproducible (the kernel alone equals ``make_kernel(kind, seed=seed)``).
     noise : float
@@ -82,6 +84,14 @@ def synthesize_blur(
     **params
         The kind's parameters (e.g. ``length=15``, ``radius=4``, ``na=1.4``).
     """
+    if kind == LEARNED:
+        unsupported = [k for k, v in (("photons", photons), ("jpeg_quality", jpeg_quality), ("gamma", gamma),
+                                      ("depth", depth), ("kernel", kernel)) if v is not None]
+        if unsupported or set(params) - {"model"}:
+            raise ValueError(f"kind='learned' takes model=, seed=, axes=, rgb= and output_dtype=; not "
+                             f"{', '.join(unsupported + sorted(set(params) - {'model'}))}.")
+        return learned_blur(image, params.get("model", ""), seed=seed, axes=axes, rgb=rgb,
+                            output_dtype=output_dtype), None
     arr = check_image(image)
     spec = get_kind(kind)
     psf_ndim = 3 if kind in MICROSCOPE_KINDS and arr.ndim == 3 and not rgb else None

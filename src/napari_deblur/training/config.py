@@ -39,6 +39,11 @@ FIELD_HELP = {
     "sharp": "Folder of sharp images, blurred on the fly (2D, RGB, or z-stacks).",
     "scenes": "Built-in sharp images, blurred on the fly: natural (scikit-image's photographs plus dead leaves), "
               "dead_leaves or fluorescence.",
+    "real_blurred": "Training the blur generator (model bgan): a folder of real blurred images, not paired with the "
+                    "sharp ones, whose blur it learns.",
+    "bgan": "A trained blur generator (name or .safetensors path): the deblurring model trains on its blur of the "
+            "sharp images (realistic mode, stage 2).",
+    "bgan_fraction": "With bgan: the fraction of each batch blurred by the blur generator (the rest: the blur kind).",
     "init": "Start from this trained model (name or .safetensors path) of the same family and size: fine-tuning.",
     "compile": "torch.compile the network for training (true/false): 1.5x faster on a CPU after a minute of "
                "compiling.",
@@ -80,8 +85,9 @@ class TrainConfig:
     """A training run: model, data, degradation, optimization and hardware settings.
 
     Exactly one data source is set: ``pairs`` (a folder of blurred/sharp pairs), ``sharp`` (sharp images,
-    blurred on the fly) or ``scenes`` (procedural sharp images, blurred on the fly). See the training guide
-    (docs/training.md) for what each field does; :meth:`validate` explains every bad value.
+    blurred on the fly) or ``scenes`` (procedural sharp images, blurred on the fly). Realistic mode
+    (training/realistic.py) adds ``real_blurred`` (stage 1, ``model="bgan"``) or ``bgan`` (stage 2). See the
+    training guide (docs/training.md) for what each field does; :meth:`validate` explains every bad value.
     """
 
     model: str = "nafnet"
@@ -121,6 +127,9 @@ class TrainConfig:
     in_channels: int = 1
     init: str = ""
     compile: bool = False
+    real_blurred: str = ""
+    bgan: str = ""
+    bgan_fraction: float = 0.75
 
     def __post_init__(self) -> None:
         # Callers naturally pass Path objects for folders; store strings so the config stays JSON.

@@ -39,6 +39,7 @@ from napari_deblur.training.files import (
     normalize,
 )
 from napari_deblur.training.natural import DEAD_LEAVES_FRACTION, natural_images
+from napari_deblur.training.realistic import check_realistic, real_images
 
 if TYPE_CHECKING:  # config.py validates with check_data, so it imports this module
     from napari_deblur.training.config import TrainConfig
@@ -72,6 +73,7 @@ def check_data(cfg: TrainConfig) -> DataPlan:
         raise ValueError(f"Set exactly one data source, but {problem}: pairs (a folder of blur/ and sharp/ "
                          "pairs), sharp (a folder of sharp images, blurred on the fly) or scenes "
                          f"({' or '.join(SCENE_KINDS)}).")
+    realistic = check_realistic(cfg)  # first: its messages say what realistic mode needs instead
     plan = DataPlan()
     if cfg.pairs:
         pairs, _ = check_pairs(cfg.pairs, cfg.patch)
@@ -106,6 +108,7 @@ def check_data(cfg: TrainConfig) -> DataPlan:
         smallest = min(min(image_shape(s)[2:]) for _, s in plan.val_pairs) if plan.val_pairs else 0
     # One crop side for all validation pairs, so they can be batched.
     plan.val_side = plan.val_side if not plan.val_pairs else min(VAL_CROP, smallest)
+    plan.description += realistic
     return plan
 
 
@@ -301,6 +304,30 @@ class SyntheticPatches(Dataset):
         return _sample(blurred, sharp)
 
 
+class WithRealBlur(Dataset):
+    """``base``'s samples (sharp crop + its synthetic blur) with a crop of a real blurred image added as "real"
+    (same channels and size, drawn by its own seeded Generator, so the stream is reproducible and resumable)."""
+
+    def __init__(self, base: Dataset, images: list[Path], *, in_channels: int, seed: int, stream: int) -> None:
+        self.base, self.images, self.in_channels = base, images, in_channels
+        self.seed, self.stream, self.cache = seed, stream, _Cache()
+        self.description = getattr(base, "description", "")
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = dict(self.base[index])
+        rng = np.random.default_rng([self.seed, self.stream, index, 1])
+        planes, low, high = self.cache(self.images[rng.integers(len(self.images))])
+        n, _, h, w = planes.shape
+        side = sample["sharp"].shape[-1]
+        crop = _crop(planes[rng.integers(n)], int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1)), side)
+        (crop,) = _augment(rng, _channels(normalize(crop, low, high), self.in_channels, rng))
+        sample["real"] = torch.from_numpy(np.ascontiguousarray(crop, np.float32))
+        return sample
+
+
 def make_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
     """The training stream (``steps * batch * devices`` random patches) and the fixed validation set."""
     plan = check_data(cfg)
@@ -316,5 +343,8 @@ def make_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset]:
         val: Dataset = PairedPatches(plan.val_pairs, plan.val_side, cfg.val_size, stream=1, augment=False, **common)
     else:
         val = SyntheticPatches(deg, plan.val_side, cfg.val_size, stream=1, augment=False, **synth)
+    if cfg.real_blurred:  # the blur generator's critic also sees crops of the real blurred images
+        images = real_images(cfg)
+        train = WithRealBlur(train, images, in_channels=cfg.in_channels, seed=cfg.seed, stream=0)
     train.description = val.description = plan.description
     return train, val

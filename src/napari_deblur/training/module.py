@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from napari_deblur.training import losses
+from napari_deblur.training import losses, realistic
 from napari_deblur.training.config import TrainConfig
 from napari_deblur.training.perceptual import PerceptualLoss, load_vgg_features
 from napari_deblur.training.preview import PreviewInput, load_preview_input, run_preview
+from napari_deblur.zoo.bgan import load_blur_generator
 from napari_deblur.zoo.family import FAMILIES, create
 
 
@@ -93,10 +94,14 @@ class RestorationModule(L.LightningModule):
         self.cfg = cfg
         self.config = family_config(cfg)
         self.net = create(cfg.model, cfg.size, **self.config)
-        if cfg.init:  # fine-tuning: start from a trained model of the same family and size
+        init = cfg.init or realistic.default_init(cfg)
+        if init:  # fine-tuning: start from a trained model of the same family and size
             from napari_deblur.zoo.weights import find_weights, load_model
 
-            self.net.load_state_dict(load_model(find_weights(cfg.init)).state_dict())
+            self.net.load_state_dict(load_model(find_weights(init)).state_dict())
+        # Realistic mode, stage 2: the blur generator that makes training pairs. Held in a list, so it is neither
+        # trained nor saved in checkpoints.
+        self._bgan = [load_blur_generator(cfg.bgan)] if cfg.bgan else []
         # Channels-last (NHWC) weights and batches: with bf16 autocast it made every family's training step 1.1-2.3x
         # faster on the CPU (docs/benchmarks.md, train-paths-families), and tensor cores want it too.
         self.net.to(memory_format=torch.channels_last)
@@ -121,6 +126,10 @@ class RestorationModule(L.LightningModule):
         """The network that is validated and saved (the GAN overrides this with its EMA copy)."""
         return self.net
 
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        """The validated network's output for ``x``."""
+        return self.inference_net(x)
+
     def objective(self, blurred: torch.Tensor, sharp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pixel loss over every scale the network outputs, plus the weighted FFT loss at full resolution (and the
         perceptual loss when a VGG weights file is given)."""
@@ -133,9 +142,16 @@ class RestorationModule(L.LightningModule):
             loss = loss + self.cfg.perceptual_weight * self.perceptual(outputs[-1], sharp)
         return loss, outputs[-1]
 
+    def training_pair(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(blurred, sharp) to train on: the batch's, with some of the blur made by the blur generator if any."""
+        blurred, sharp = batch["blurred"], batch["sharp"]
+        if self._bgan:
+            blurred = realistic.blur_with_bgan(self._bgan[0], sharp, blurred, self.cfg.bgan_fraction)
+        return blurred, sharp
+
     # -- Lightning hooks ---------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _ = self.objective(batch["blurred"], batch["sharp"])
+        loss, _ = self.objective(*self.training_pair(batch))
         self.last_loss = loss.detach()
         return loss
 
@@ -154,7 +170,7 @@ class RestorationModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         blurred, sharp = batch["blurred"], batch["sharp"]
-        out = self.inference_net(blurred).clamp(0, 1)
+        out = self.infer(blurred).clamp(0, 1)
         stats = torch.stack([psnr(out, sharp).sum(), ssim(out, sharp).sum(), psnr(blurred, sharp).sum(),
                              ssim(blurred, sharp).sum(), torch.tensor(float(len(out)), device=out.device)])
         self._val_sums += stats.double()
@@ -229,19 +245,24 @@ class GANModule(RestorationModule):
             for e, b in zip(self.ema.buffers(), self.net.buffers()):
                 e.copy_(b)
 
+    def gan_batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(generator input, its pixel-loss target, what the critic learns to call real)."""
+        blurred, sharp = self.training_pair(batch)
+        return blurred, sharp, sharp
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
         g_sched, d_sched = self.lr_schedulers()
-        blurred, sharp = batch["blurred"], batch["sharp"]
+        blurred, target, real = self.gan_batch(batch)
         step = int(self.trainer.global_step)
-        pixel, fake = self.objective(blurred, sharp)
+        pixel, fake = self.objective(blurred, target)
         loss = pixel
         if step >= self.pretrain_steps:
             # Critic step. It goes through the strategy directly rather than d_opt.step(): in manual
             # optimization every LightningOptimizer.step() counts as a global step, which would make one
             # batch count twice against max_steps, checkpoints and validation intervals.
             self.disc.requires_grad_(True)
-            d_loss = losses.relativistic_lsgan_d(self.disc(sharp), self.disc(fake.detach()))
+            d_loss = losses.relativistic_lsgan_d(self.disc(real), self.disc(fake.detach()))
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             self.clip_gradients(d_opt, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
@@ -250,7 +271,7 @@ class GANModule(RestorationModule):
             # Generator's adversarial term; the critic's weights are frozen for this backward pass.
             self.disc.requires_grad_(False)
             with torch.no_grad():
-                real_scores = self.disc(sharp)
+                real_scores = self.disc(real)
             loss = pixel + self.cfg.adv_weight * losses.relativistic_lsgan_g(real_scores, self.disc(fake))
         g_opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -261,6 +282,33 @@ class GANModule(RestorationModule):
         self.last_loss = loss.detach()
 
 
+class BGANModule(GANModule):
+    """Realistic mode, stage 1: the blur generator against real blurred images (training/realistic.py).
+
+    The generator's input is the sharp crop; its pixel loss (at 1/4 resolution) is to the synthetic blur of that
+    crop; the critic's real samples are the unpaired real blurred crops. Validation reports how close the
+    generator's blur is to the synthetic one (PSNR), and the preview shows sharp | generated blur | synthetic blur.
+    """
+
+    def gan_batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return batch["sharp"], batch["blurred"], batch["real"]
+
+    def objective(self, sharp: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fake = self._train_forward[0](sharp.contiguous(memory_format=torch.channels_last))
+        return realistic.content_loss(self.pixel_loss, fake, prior), fake
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        # The generator blurs the sharp crop (a fixed noise map: validation is repeatable); the "input" scores are
+        # the sharp crop's own, against the synthetic blur.
+        super().validation_step({"blurred": batch["sharp"], "sharp": batch["blurred"]}, batch_idx)
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inference_net(x, seed=0)
+
+
 def make_module(cfg: TrainConfig) -> RestorationModule:
-    """The LightningModule for ``cfg.model``: :class:`GANModule` for GAN families, else :class:`RestorationModule`."""
+    """The LightningModule for ``cfg.model``: :class:`BGANModule` for the blur generator, :class:`GANModule` for GAN
+    families, else :class:`RestorationModule`."""
+    if not FAMILIES[cfg.model].deblurs:
+        return BGANModule(cfg)
     return (GANModule if FAMILIES[cfg.model].is_gan else RestorationModule)(cfg)

@@ -1,7 +1,8 @@
 """The "Synthesize blur" dock widget: blur a layer realistically, with a live kernel preview.
 
-Kind fields come from the blur-kind specs (as the deblur widget's come from the method registry). Apply adds
-the blurred layer and its kernel; "Make N variants" stacks N seeded variants along a new axis (training data).
+Kind fields come from the blur-kind specs (as the deblur widget's come from the method registry); kind "learned"
+runs a trained blur generator instead (synth/learned.py). Apply adds the blurred layer and its kernel; "Make N
+variants" stacks N seeded variants along a new axis (training data).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from magicgui.widgets import ComboBox, FloatSpinBox, Label, LineEdit, PushButton
 
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
+from napari_deblur.synth.learned import LEARNED
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
 from napari_deblur.widgets._layers import check_image_layer, image_layers
@@ -21,12 +23,15 @@ from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets.deblur import guess_axes
+from napari_deblur.zoo.registration import family_models
 
 if TYPE_CHECKING:
     import napari
 
 SETTINGS = "synth_widget"
 MAX_SEED = 2**31 - 1
+LEARNED_HELP = ("Blur made by a blur generator trained on real blurred images (no kernel): looks like the "
+                "camera or microscope it learned from.")
 
 
 def _blur_steps(fn, *args, **kwargs):
@@ -43,7 +48,7 @@ class SynthesizeBlurWidget(DockForm):
         self.viewer = napari_viewer
         self._worker = None
         self._settings = load_settings(SETTINGS)
-        names = [k.name for k in list_kinds() if not k.needs_kernel] + ["custom"]
+        names = [k.name for k in list_kinds() if not k.needs_kernel] + ["custom", LEARNED]
         kind = self._settings.get("kind") if self._settings.get("kind") in names else names[0]
 
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=False)
@@ -51,6 +56,9 @@ class SynthesizeBlurWidget(DockForm):
         self.kind_help = Label(value="")
         self.kernel_layer = ComboBox(label="kernel", choices=self._image_layers, nullable=True,
                                      tooltip="For kind 'custom': the kernel, as an image layer.")
+        self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models("bgan"), nullable=True,
+                                  tooltip="For kind 'learned': a blur generator trained on real blurred images "
+                                          "(Train dock, 'sharp folder + learned blur', model bgan).")
         self.noise = float_box(0.01, min=0, max=1, step=0.005, decimals=4, zero="off",
                                label="noise", tooltip="Gaussian noise sigma, as a fraction of the range.")
         self.photons = float_box(0.0, min=0, max=1e6, step=100, zero="off",
@@ -75,7 +83,8 @@ class SynthesizeBlurWidget(DockForm):
         self.preview = KernelPreview()
 
         self.params = ParamPanel()
-        self.extend([self.image, self.kind, self.kind_help, self.kernel_layer, self.params.basic, self.noise,
+        self.extend([self.image, self.kind, self.kind_help, self.kernel_layer, self.generator, self.params.basic,
+                     self.noise,
                      self.photons, self.jpeg, self.depth, self.focus, self.seed, self.new_seed, self.axes,
                      self.apply_button, self.variants, self.variants_button, self.status])
         self.params.place(self)
@@ -105,6 +114,17 @@ class SynthesizeBlurWidget(DockForm):
         self.axes.value = guess_axes(layer) if layer is not None and layer.data.ndim > 2 else ""
 
     def _on_kind_changed(self, name: str) -> None:
+        learned = name == LEARNED
+        self.generator.visible = learned
+        for field in (self.noise, self.photons, self.jpeg, self.depth, self.focus):
+            field.visible = not learned  # the generator makes its own noise and has no depth-varying mode
+        if learned:
+            self.generator.reset_choices()
+            self.kind_help.value = LEARNED_HELP
+            self.kernel_layer.visible = False
+            self.params.show((), {}, self.update_preview)
+            self.update_preview()
+            return
         kind = get_kind(name)
         self.kind_help.value = kind.description
         self.kernel_layer.visible = kind.needs_kernel
@@ -129,6 +149,9 @@ class SynthesizeBlurWidget(DockForm):
         return make_kernel(kind.name, seed=self.seed.value, ndim=ndim, kernel=kernel, **self.param_values())
 
     def update_preview(self, _value: Any = None) -> None:
+        if self.kind.value == LEARNED:
+            self.preview.show_kernel(None, "no kernel: the blur generator blurs the image itself")
+            return
         try:
             self.preview.show_kernel(self.current_kernel())
         except (ValueError, TypeError) as err:
@@ -140,6 +163,13 @@ class SynthesizeBlurWidget(DockForm):
         if layer is None:
             raise ValueError("No image layer: open an image first.")
         check_image_layer(layer)
+        if self.kind.value == LEARNED:
+            if self.generator.value is None:
+                raise ValueError("Kind 'learned' needs a blur generator: train one in the Train dock (model bgan) "
+                                 "and choose it here.")
+            return {"layer": layer, "kind": LEARNED, "kwargs": {
+                "seed": self.seed.value, "axes": self.axes.value.strip().upper() or None, "rgb": layer.rgb or None,
+                "model": self.generator.value}}
         kind = get_kind(self.kind.value)
         kwargs: dict[str, Any] = {
             "seed": self.seed.value, "noise": self.noise.value, "photons": self.photons.value or None,
@@ -157,7 +187,8 @@ class SynthesizeBlurWidget(DockForm):
 
     def _save(self) -> None:
         params = dict(saved_dict(self._settings, "params"))
-        params[self.kind.value] = self.param_values()
+        if self.kind.value != LEARNED:
+            params[self.kind.value] = self.param_values()
         self._settings = {"kind": self.kind.value, "params": params, "noise": self.noise.value,
                           "photons": self.photons.value, "jpeg": self.jpeg.value, "seed": self.seed.value}
         save_settings(SETTINGS, self._settings)
@@ -205,9 +236,10 @@ class SynthesizeBlurWidget(DockForm):
             scale, translate, name = [1.0, *scale], [0.0, *translate], f"{name} x{variants}"
         self.viewer.add_image(blurred, name=name, scale=scale, translate=translate, rgb=layer.rgb,
                               colormap=None if layer.rgb else layer.colormap.name, metadata=meta)
-        kernels = kernel if variants is None else stack_kernels(kernel)
-        self.viewer.add_image(np.asarray(kernels, np.float32), name=f"{layer.name} kernel ({kind})",
-                              colormap="magma", metadata=meta)
+        if kind != LEARNED:  # a learned blur has no kernel to show
+            kernels = kernel if variants is None else stack_kernels(kernel)
+            self.viewer.add_image(np.asarray(kernels, np.float32), name=f"{layer.name} kernel ({kind})",
+                                  colormap="magma", metadata=meta)
         self.status.value = f"Done: {name}"
 
     def _on_finish(self) -> None:

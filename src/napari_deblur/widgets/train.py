@@ -43,6 +43,7 @@ from napari_deblur.widgets._train_layers import (
 )
 from napari_deblur.widgets.deblur import DeblurWidget
 from napari_deblur.zoo import FAMILIES
+from napari_deblur.zoo.registration import family_models
 
 if TYPE_CHECKING:
     import napari
@@ -52,13 +53,16 @@ POLL_MS = 200
 LAYER_PAIRS, PAIRED_FOLDER = "layer pairs", "paired folder"
 SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE = ("sharp folder + synthetic blur", "sharp layer + synthetic blur",
                                             "procedural scenes")
-SOURCES = (LAYER_PAIRS, PAIRED_FOLDER, SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE)
-SYNTHETIC = (SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE)
+#: Realistic mode (training/realistic.py): with model bgan, the blur generator learns from an unpaired folder of
+#: real blurred images; with a deblurring model, it trains on a trained generator's blur.
+REALISTIC = "sharp folder + learned blur (realistic)"
+SOURCES = (LAYER_PAIRS, PAIRED_FOLDER, SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE, REALISTIC)
+SYNTHETIC = (SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE, REALISTIC)
 SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss",
          "seed", "val_every")
 #: Per-field visibility by data source (the blur widgets show for every synthetic source).
 SHOWN_FOR = {"blurred_layer": (LAYER_PAIRS,), "sharp_layer": (LAYER_PAIRS, SHARP_LAYER),
-             "pairs_folder": (PAIRED_FOLDER,), "sharp_folder": (SHARP_FOLDER,), "scenes": (SCENES_SOURCE,),
+             "pairs_folder": (PAIRED_FOLDER,), "sharp_folder": (SHARP_FOLDER, REALISTIC), "scenes": (SCENES_SOURCE,),
              "blur": SYNTHETIC, "blur_help": SYNTHETIC, "noise": SYNTHETIC}
 
 
@@ -89,7 +93,10 @@ class TrainWidget(DockForm):
         self.pairs_folder = FileEdit(label="pairs folder", mode="d", tooltip="blur/ + sharp/ with matching "
                                      "names, or the GoPro layout (*/blur/*, */sharp/*).")
         self.sharp_folder = FileEdit(label="sharp folder", mode="d", tooltip="Sharp images (2D, RGB or stacks).")
-        for folder in ("pairs_folder", "sharp_folder"):
+        self.real_folder = FileEdit(label="blurred images, not paired", mode="d", tooltip=FIELD_HELP["real_blurred"])
+        self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models("bgan"), nullable=True,
+                                  tooltip=FIELD_HELP["bgan"])
+        for folder in ("pairs_folder", "sharp_folder", "real_folder"):
             if s.get(folder) and isinstance(s[folder], str):  # never "": FileEdit makes it the current directory
                 getattr(self, folder).value = s[folder]
         self.scenes = ComboBox(label="scenes", choices=SCENES, value=saved("scenes", SCENES))
@@ -130,9 +137,10 @@ class TrainWidget(DockForm):
         self._advanced_box = QCollapsible("Advanced")
         self._advanced_box.addWidget(self._advanced.native)
         self.extend([self.source, self.blurred_layer, self.sharp_layer, self.pairs_folder, self.sharp_folder,
-                     self.scenes, self.blur, self.blur_help, self.blur_panel.basic, self.noise, self.model, self.size,
-                     self.name, self.steps, self.batch, self.patch, self.preview_on, self.device, self.start_button,
-                     self.stop_button, self.resume_button, self.progress, self.eta, self.status])
+                     self.real_folder, self.generator, self.scenes, self.blur, self.blur_help, self.blur_panel.basic,
+                     self.noise, self.model, self.size, self.name, self.steps, self.batch, self.patch,
+                     self.preview_on, self.device, self.start_button, self.stop_button, self.resume_button,
+                     self.progress, self.eta, self.status])
         layout = self.form_layout
         # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
         layout.insertWidget(self.index(self.patch) + 1, self._advanced_box)
@@ -174,6 +182,15 @@ class TrainWidget(DockForm):
         for name, sources in SHOWN_FOR.items():
             getattr(self, name).visible = source in sources
         self.blur_panel.basic.visible = self.blur_panel.advanced.visible = source in SYNTHETIC
+        self._show_realistic_fields()
+
+    def _show_realistic_fields(self) -> None:
+        """Realistic mode: the unpaired blurred folder to learn from (model bgan), or the generator to train on."""
+        realistic, learning = self.source.value == REALISTIC, not FAMILIES[self.model.value].deblurs
+        self.real_folder.visible = realistic and learning
+        self.generator.visible = realistic and not learning
+        if realistic and not learning:  # a generator trained since the last look is offered
+            self.generator.reset_choices()
 
     def _on_blur_changed(self, name: str) -> None:
         kind = get_kind(name)
@@ -185,6 +202,7 @@ class TrainWidget(DockForm):
         self.size.choices = list(FAMILIES[family].sizes)
         self.size.value = FAMILIES[family].default_size
         self._update_name()
+        self._show_realistic_fields()
 
     def _update_name(self, _value: Any = None) -> None:
         """Follow the family and size with the default name, unless the user typed their own."""
@@ -213,6 +231,15 @@ class TrainWidget(DockForm):
             kw["sharp"] = self._folder(self.sharp_folder, "sharp folder")
         elif source == SCENES_SOURCE:
             kw["scenes"] = self.scenes.value
+        elif source == REALISTIC:
+            kw["sharp"] = self._folder(self.sharp_folder, "sharp folder")
+            if not FAMILIES[self.model.value].deblurs:
+                kw["real_blurred"] = self._folder(self.real_folder, "folder of real blurred images")
+            elif self.generator.value is None:
+                raise ValueError("No blur generator chosen: train one first (model bgan, with a folder of real "
+                                 "blurred images), then choose it as blur generator.")
+            else:
+                kw["bgan"] = self.generator.value
         elif write_layers:
             folder = write_layer_sources(self.blurred_layer.value, self.sharp_layer.value, source == LAYER_PAIRS)
             kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(folder)
@@ -238,7 +265,7 @@ class TrainWidget(DockForm):
         blur_params = {**saved_dict(self._settings, "blur_params"), self.blur.value: self.blur_params()}
         self._settings = {name: getattr(self, name).value for name in SAVED} | {
             "blur_params": blur_params, "pairs_folder": self.pairs_folder.line_edit.value,
-            "sharp_folder": self.sharp_folder.line_edit.value}
+            "sharp_folder": self.sharp_folder.line_edit.value, "real_folder": self.real_folder.line_edit.value}
         save_settings(SETTINGS, self._settings)
 
     # -- running -----------------------------------------------------------------------------------

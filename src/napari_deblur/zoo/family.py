@@ -45,6 +45,9 @@ class Family:
     activation_bytes: Mapping[str, int] = field(default_factory=dict)
     #: GAN families only: the width of the discriminator each size trains against (training/module.py).
     discriminator_widths: Mapping[str, int] = field(default_factory=dict)
+    #: False for networks that are not deblurrers (the blur generator, zoo/bgan.py): loadable and trainable, but
+    #: never a deblurring method.
+    deblurs: bool = True
 
     @property
     def is_gan(self) -> bool:
@@ -57,6 +60,11 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {}
+
+
+def deblurring_families() -> list[str]:
+    """The names of the families that deblur (every family but the blur generator), sorted."""
+    return sorted(name for name, family in FAMILIES.items() if family.deblurs)
 
 
 def create(name: str, size: str = "small", **overrides: Any) -> nn.Module:

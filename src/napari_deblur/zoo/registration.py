@@ -66,12 +66,13 @@ def _build_trained(path: Any, *, psf: Any, device: torch.device, precision: str)
 
 
 def _zoo_card(path: Any) -> dict[str, Any] | None:
-    """The card of a zoo model's file, or ``None`` for any other file."""
+    """The card of a deblurring zoo model's file, or ``None`` for any other file (a blur generator too)."""
     try:
         card = read_card(path)
     except (ValueError, OSError, SafetensorError):
         return None
-    return card if card.get("family") in FAMILIES else None
+    family = FAMILIES.get(card.get("family"))
+    return card if family is not None and family.deblurs else None
 
 
 def _model_file_method(name: str, path: Any, card: Mapping[str, Any]) -> MethodSpec:
@@ -112,6 +113,9 @@ def model_path_method(name: str) -> MethodSpec | None:
     if card.get("family") not in FAMILIES:
         raise ValueError(f"{path} is a model of an unknown network {card.get('family')!r}; known networks: "
                          f"{', '.join(sorted(FAMILIES))}.")
+    if not FAMILIES[card["family"]].deblurs:
+        raise ValueError(f"{path} is a {card['family']} model, which makes blur rather than removing it: use it "
+                         "with synthesize_blur(..., kind='learned', model=...) or to train a deblurring model.")
     return _model_file_method(name, path, card)
 
 
@@ -150,8 +154,10 @@ def method_purpose(name: str, size: str | None = None) -> str | None:
 
 
 def register_family(family: Family) -> Family:
-    """Make ``family`` a method in the registry (its name, sizes and weights as parameters)."""
+    """Record ``family``; a deblurring one also becomes a method (its name, sizes and weights as parameters)."""
     FAMILIES[family.name] = family
+    if not family.deblurs:
+        return family
     register(MethodSpec(
         name=family.name,
         kind="network",
