@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
+from napari_deblur.bioimageio import export_bioimageio
 from napari_deblur.params import Param
 from napari_deblur.psfs import BeadPSF, estimate_kernel, named_psf, optics_psf, psf_from_beads
 from napari_deblur.restore import classical  # noqa: F401 - registers Wiener and Richardson-Lucy
@@ -30,8 +31,8 @@ from napari_deblur.zoo.weights import load_model
 __version__ = "0.1.0"
 
 __all__ = ["BeadPSF", "MethodSpec", "Param", "Progress", "TrainConfig", "blur_variants", "deblur", "deblur_steps",
-           "estimate_kernel", "evaluate", "get_method", "list_kinds", "list_methods", "load_model", "make_kernel",
-           "optics_psf", "psf_from_beads", "synthesize_blur", "train"]
+           "estimate_kernel", "evaluate", "export_bioimageio", "get_method", "list_kinds", "list_methods",
+           "load_model", "make_kernel", "optics_psf", "psf_from_beads", "synthesize_blur", "train"]
 
 
 def __getattr__(name: str) -> Any:

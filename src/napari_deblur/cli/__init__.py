@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_parsers(sub)
     add_psf_parser(sub)
 
+    export = sub.add_parser("export", help="Write a model as a BioImage Model Zoo package (.zip), validated and "
+                            "tested (needs napari-deblur[bioimageio]).")
+    export.add_argument("model", help="A shipped or trained model's name, or a .safetensors path.")
+    export.add_argument("output", type=Path, help="The package to write (.zip).")
+    export.add_argument("--overwrite", action="store_true", help="Replace an existing package.")
+    export.add_argument("--no-test", action="store_true", help="Skip bioimageio.core's test of the package.")
+
     demo = sub.add_parser("demo", help="Blur a sample image, deblur it blind and with the kernel, print PSNR, save a "
                           "comparison.")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="Folder for the results.")
@@ -58,11 +65,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_evaluate(args)
         if args.command == "psf":
             return cmd_psf(args)
+        if args.command == "export":
+            return _cmd_export(args)
         if args.command == "demo":
             from napari_deblur.demo import run_demo
 
             return run_demo(args.out, method=args.method, seed=args.seed, gui=args.gui)
-    except (ValueError, FileNotFoundError, TypeError) as err:
+    except (ValueError, FileNotFoundError, TypeError, ImportError) as err:
         print(f"napari-deblur: error: {cli_words(str(err))}", file=sys.stderr)
         return 2
     return 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from napari_deblur.bioimageio import export_bioimageio, run_bioimageio_test
+
+    package = export_bioimageio(args.model, args.output, overwrite=args.overwrite)
+    print(f"wrote {package} (validated by bioimageio.spec)")
+    if args.no_test:
+        return 0
+    passed = run_bioimageio_test(package)
+    print(f"bioimageio.core test: {'passed' if passed else 'FAILED'}")
+    return 0 if passed else 1

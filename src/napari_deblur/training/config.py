@@ -61,8 +61,9 @@ FIELD_HELP = {
     "vgg_weights": "Local VGG-19 weights file (torchvision's vgg19-*.pth or .safetensors) for the perceptual "
                    "loss; nothing is downloaded. Empty = no perceptual loss.",
     "perceptual_weight": "Weight of the perceptual loss (with --vgg-weights).",
-    "adv_weight": "GAN only: weight of the adversarial loss.",
-    "gan_pretrain": "GAN only: fraction of the steps trained with pixel losses before the critic joins.",
+    "adv_weight": "GAN and bgan only: weight of the adversarial loss.",
+    "gan_pretrain": "GAN and bgan only: fraction of the steps trained with pixel losses (bgan: the content term) "
+                    "before the critic joins.",
     "ema": "GAN only: decay of the generator's moving average (the saved weights).",
     "seed": "Seed of the data stream and the initialization.",
     "in_channels": "1 (grayscale; colour images train channel by channel) or 3 (RGB jointly).",

@@ -306,10 +306,14 @@ class SyntheticPatches(Dataset):
 
 class WithRealBlur(Dataset):
     """``base``'s samples (sharp crop + its synthetic blur) with a crop of a real blurred image added as "real"
-    (same channels and size, drawn by its own seeded Generator, so the stream is reproducible and resumable)."""
+    (same channels and size, drawn by its own seeded Generator, so the stream is reproducible and resumable).
+    Images are drawn in proportion to their area: every real pixel is equally likely, so a folder of many small
+    images does not drown out a few large ones."""
 
     def __init__(self, base: Dataset, images: list[Path], *, in_channels: int, seed: int, stream: int) -> None:
         self.base, self.images, self.in_channels = base, images, in_channels
+        areas = np.array([float(np.prod(image_shape(p)[2:])) * image_shape(p)[0] for p in images])
+        self.weights = areas / areas.sum()
         self.seed, self.stream, self.cache = seed, stream, _Cache()
         self.description = getattr(base, "description", "")
 
@@ -319,7 +323,7 @@ class WithRealBlur(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         sample = dict(self.base[index])
         rng = np.random.default_rng([self.seed, self.stream, index, 1])
-        planes, low, high = self.cache(self.images[rng.integers(len(self.images))])
+        planes, low, high = self.cache(self.images[rng.choice(len(self.images), p=self.weights)])
         n, _, h, w = planes.shape
         side = sample["sharp"].shape[-1]
         crop = _crop(planes[rng.integers(n)], int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1)), side)

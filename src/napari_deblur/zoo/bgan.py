@@ -138,6 +138,7 @@ register_family(Family(
                 "real blurred images. Used to make training pairs, not to deblur.",
     citation="K. Zhang, W. Luo, Y. Zhong, L. Ma, B. Stenger, W. Liu, H. Li, \"Deblurring by Realistic Blurring\", "
              "CVPR 2020.",
+    paper_url="https://arxiv.org/abs/2004.01860",
     tile_alignment=4,
     discriminator_widths={"small": 32, "base": 64},
     deblurs=False,

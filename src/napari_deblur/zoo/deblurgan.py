@@ -199,6 +199,7 @@ register_family(Family(
     description="DeblurGAN-style generator with an ESRGAN residual-dense bottleneck (GAN-trained, sharp textures).",
     citation="O. Kupyn et al., DeblurGAN: Blind Motion Deblurring Using Conditional Adversarial Networks, CVPR "
              "2018; O. Kupyn et al., DeblurGAN-v2, ICCV 2019; X. Wang et al., ESRGAN, ECCV Workshops 2018",
+    paper_url="https://arxiv.org/abs/1711.07064",
     activation_bytes={"small": 700, "base": 1500},
     discriminator_widths={"small": 32, "base": 64},
 ))

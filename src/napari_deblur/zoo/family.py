@@ -34,6 +34,8 @@ class Family:
     sizes: Mapping[str, Mapping[str, Any]]
     description: str
     citation: str
+    #: Where the family's paper is (the BioImage Model Zoo export cites it).
+    paper_url: str = ""
     default_size: str = "small"
     #: Default tile side: whole 1024x1024 images in one pass (no overlap recomputed), bounded memory beyond.
     tile_size: int = 1024

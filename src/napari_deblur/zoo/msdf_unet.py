@@ -220,5 +220,6 @@ register_family(Family(
     description="Multi-scale U-Net with multi-scale residual modules and dynamic feature fusion (blind, 3 scales).",
     citation="Image deblurring based on multi-scale optimization and dynamic feature fusion, Infrared 2023 "
              "(after S.-J. Cho et al., Rethinking Coarse-to-Fine Approach in Single Image Deblurring, ICCV 2021).",
+    paper_url="https://arxiv.org/abs/2108.05054",
     activation_bytes={"small": 1900, "base": 1900},
 ))

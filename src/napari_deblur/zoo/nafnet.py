@@ -150,5 +150,6 @@ register_family(Family(
     sizes=SIZES,
     description="NAFNet: fast activation-free U-Net, the modern baseline (blind).",
     citation="L. Chen, X. Chu, X. Zhang, J. Sun, Simple Baselines for Image Restoration, ECCV 2022.",
+    paper_url="https://arxiv.org/abs/2204.04676",
     activation_bytes={"small": 1000, "base": 1600},
 ))

@@ -180,5 +180,6 @@ register_family(Family(
     sizes=SIZES,
     description="SRN-DeblurNet: one encoder-decoder with a ConvLSTM, shared across 3 scales, coarse to fine.",
     citation="Tao, Gao, Shen, Wang, Jia, Scale-recurrent Network for Deep Image Deblurring, CVPR 2018",
+    paper_url="https://arxiv.org/abs/1802.01770",
     activation_bytes={"small": 1200, "base": 1200},
 ))

@@ -257,5 +257,6 @@ register_family(Family(
     description="Swin/Uformer-style U-Net: shifted window attention, windows widening with depth, global bottleneck.",
     citation="Wang et al., Uformer: A General U-Shaped Transformer for Image Restoration, CVPR 2022; "
              "Liu et al., Swin Transformer, ICCV 2021",
+    paper_url="https://arxiv.org/abs/2106.03106",
     activation_bytes={"small": 2500, "base": 6800},
 ))
