@@ -138,7 +138,7 @@ def test_data_source_switching_shows_the_right_fields(make_napari_viewer):
         "sharp folder + synthetic blur": {"sharp_folder", "blur", "noise"},
         "sharp layer + synthetic blur": {"sharp_layer", "blur", "noise"},
         "procedural scenes": {"scenes", "blur", "noise"},
-        "sharp folder + learned blur (realistic)": {"sharp_folder", "generator", "blur", "noise"},
+        "sharp folder + learned blur": {"sharp_folder", "generator", "blur", "noise"},
     }
     assert set(shown) == set(SOURCES)
     fields = {"blurred_layer", "sharp_layer", "pairs_folder", "sharp_folder", "real_folder", "generator", "scenes",
@@ -235,7 +235,7 @@ def test_realistic_mode_learns_the_blur_with_bgan_and_trains_on_it_otherwise(mak
     from napari_deblur.zoo import create, save_model
 
     widget = TrainWidget(make_napari_viewer())
-    widget.source.value = "sharp folder + learned blur (realistic)"
+    widget.source.value = "sharp folder + learned blur"
     widget.sharp_folder.value = str(tmp_path)
     widget.model.value = "bgan"  # stage 1: the generator learns from an unpaired folder of real blurred images
     assert not widget.real_folder.native.isHidden() and widget.generator.native.isHidden()

@@ -39,7 +39,7 @@ FIELD_HELP = {
     "sharp": "Folder of sharp images, blurred on the fly (2D, RGB, or z-stacks).",
     "scenes": "Built-in sharp images, blurred on the fly: natural (scikit-image's photographs plus dead leaves), "
               "dead_leaves or fluorescence.",
-    "real_blurred": "Training the blur generator (model bgan): a folder of real blurred images, not paired with the "
+    "real_blurred": "Training the blur generator (model bgan): a folder of real real blurred with the "
                     "sharp ones, whose blur it learns.",
     "bgan": "A trained blur generator (name or .safetensors path): the deblurring model trains on its blur of the "
             "sharp images (realistic mode, stage 2).",

@@ -55,7 +55,7 @@ SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE = ("sharp folder + synthetic blur", "sh
                                             "procedural scenes")
 #: Realistic mode (training/realistic.py): with model bgan, the blur generator learns from an unpaired folder of
 #: real blurred images; with a deblurring model, it trains on a trained generator's blur.
-REALISTIC = "sharp folder + learned blur (realistic)"
+REALISTIC = "sharp folder + learned blur"
 SOURCES = (LAYER_PAIRS, PAIRED_FOLDER, SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE, REALISTIC)
 SYNTHETIC = (SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE, REALISTIC)
 SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss",
@@ -93,7 +93,7 @@ class TrainWidget(DockForm):
         self.pairs_folder = FileEdit(label="pairs folder", mode="d", tooltip="blur/ + sharp/ with matching "
                                      "names, or the GoPro layout (*/blur/*, */sharp/*).")
         self.sharp_folder = FileEdit(label="sharp folder", mode="d", tooltip="Sharp images (2D, RGB or stacks).")
-        self.real_folder = FileEdit(label="blurred images, not paired", mode="d", tooltip=FIELD_HELP["real_blurred"])
+        self.real_folder = FileEdit(label="real blurred", mode="d", tooltip=FIELD_HELP["real_blurred"])
         self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models("bgan"), nullable=True,
                                   tooltip=FIELD_HELP["bgan"])
         for folder in ("pairs_folder", "sharp_folder", "real_folder"):
