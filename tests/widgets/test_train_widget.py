@@ -73,6 +73,13 @@ def test_tiny_training_streams_events_and_saves_model(make_napari_viewer, qtbot,
     labels = [deblur.method.native.itemText(i) for i in range(deblur.method.native.count())]
     assert "nafnet: Trained nafnet (small)" in labels, labels  # the user's model: no purpose on its card
     assert deblur.run_button.enabled
+    # The finished model leaves as a BioImage Model Zoo package (tests/test_bioimageio.py checks packages fully).
+    pytest.importorskip("bioimageio.spec")
+    assert widget.exporter.button.enabled and str(widget.exporter.path.value).endswith("nafnet-small.zip")
+    widget.exporter.path.value = str(model_dir / "exported.zip")
+    widget.exporter.export()
+    qtbot.waitUntil(lambda: "Exported" in widget.status.value or "Error" in widget.status.value, timeout=90_000)
+    assert (model_dir / "exported.zip").is_file(), widget.status.value
 
 
 def test_stop_ends_long_run_within_seconds_and_resume_continues(make_napari_viewer, qtbot, model_dir):

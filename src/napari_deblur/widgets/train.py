@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import (
@@ -30,6 +31,7 @@ from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.training.config import FIELD_HELP, LOSSES, TrainConfig
 from napari_deblur.training.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
 from napari_deblur.training.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
+from napari_deblur.widgets._export import ExportBox
 from napari_deblur.widgets._layers import image_layers
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, float_box
@@ -127,6 +129,7 @@ class TrainWidget(DockForm):
         self.eta = Label(value="")
         self.status = Label(value="")
         self.plot = TrainingPlot()
+        self.exporter = ExportBox(report=lambda text: setattr(self.status, "value", text), on_error=self._show_error)
         self.preview_on = ComboBox(label="preview on", choices=self._preview_choices, tooltip="At each "
                                    "validation, show the model's output on this layer's current plane (a centre "
                                    "crop); 'validation images' shows blurred | output | sharp.")
@@ -140,7 +143,7 @@ class TrainWidget(DockForm):
                      self.real_folder, self.generator, self.scenes, self.blur, self.blur_help, self.blur_panel.basic,
                      self.noise, self.model, self.size, self.name, self.steps, self.batch, self.patch,
                      self.preview_on, self.device, self.start_button, self.stop_button, self.resume_button,
-                     self.progress, self.eta, self.status])
+                     self.progress, self.eta, self.status, *self.exporter.fields()])
         layout = self.form_layout
         # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
         layout.insertWidget(self.index(self.patch) + 1, self._advanced_box)
@@ -344,6 +347,7 @@ class TrainWidget(DockForm):
             self.progress.value = self.progress.max
             self.status.value = f"Saved {event.model}"
             DeblurWidget.refresh_methods(self.viewer)
+            self.exporter.set_model(Path(event.model))
         elif isinstance(event, Error):
             self._show_error(RuntimeError(event.message))
 
