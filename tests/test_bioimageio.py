@@ -64,3 +64,93 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
     assert main(["export", "nafnet-small", str(tmp_path / "exists.zip"), "--no-test"]) == 2  # not overwritten
     assert main(["export", "nafnet-small", str(tmp_path / "exists.zip"), "--no-test", "--overwrite"]) == 0
     assert isinstance(load_description(tmp_path / "exists.zip"), ModelDescr)
+
+
+def _sharpen_package(folder, *, out_channels: int = 1, preprocessing: bool = True):
+    """A package made without our code: a fixed 3x3 sharpening convolution (weights sum to 1), TorchScript."""
+    import torch
+    from bioimageio.spec import save_bioimageio_package
+    from bioimageio.spec.model import v0_5 as bmz
+
+    class Sharpen(torch.nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            k = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
+            self.register_buffer("kernel", k.reshape(1, 1, 3, 3).repeat(channels, 1, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"),
+                                              self.kernel[:, :1].contiguous())
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.jit.script(Sharpen(out_channels)).save(str(folder / "sharpen.pt"))
+    x = np.random.default_rng(0).random((1, 1, 64, 64)).astype(np.float32)
+    np.save(folder / "in.npy", x)
+    np.save(folder / "out.npy", Sharpen(out_channels)(torch.from_numpy(x)).numpy())
+    (folder / "README.md").write_text("# sharpen\n")
+    y, xa = bmz.AxisId("y"), bmz.AxisId("x")
+    size = bmz.ParameterizedSize(min=16, step=8)
+    pre = [bmz.ScaleRangeDescr(kwargs=bmz.ScaleRangeKwargs(axes=[y, xa], min_percentile=1.0, max_percentile=99.0))]
+    inputs = bmz.InputTensorDescr(
+        id=bmz.TensorId("raw"), test_tensor=bmz.FileDescr(source=folder / "in.npy"),
+        axes=[bmz.BatchAxis(), bmz.ChannelAxis(channel_names=[bmz.Identifier("c")]),
+              bmz.SpaceInputAxis(id=y, size=size), bmz.SpaceInputAxis(id=xa, size=size)],
+        preprocessing=pre if preprocessing else [])
+    names = [bmz.Identifier(f"class{i}") for i in range(out_channels)]
+    outputs = bmz.OutputTensorDescr(
+        id=bmz.TensorId("sharp"), test_tensor=bmz.FileDescr(source=folder / "out.npy"),
+        axes=[bmz.BatchAxis(), bmz.ChannelAxis(channel_names=names),
+              bmz.SpaceOutputAxisWithHalo(id=y, halo=1, size=bmz.SizeReference(tensor_id=bmz.TensorId("raw"),
+                                                                                axis_id=y)),
+              bmz.SpaceOutputAxisWithHalo(id=xa, halo=1, size=bmz.SizeReference(tensor_id=bmz.TensorId("raw"),
+                                                                                 axis_id=xa))])
+    descr = bmz.ModelDescr(
+        name="sharpen", description="A fixed 3x3 sharpening convolution.", authors=[bmz.Author(name="someone")],
+        cite=[bmz.CiteEntry(text="none", url="https://example.com")], license=bmz.LicenseId("MIT"),
+        documentation=bmz.FileDescr(source=folder / "README.md"), inputs=[inputs], outputs=[outputs],
+        weights=bmz.WeightsDescr(torchscript=bmz.TorchscriptWeightsDescr(source=folder / "sharpen.pt",
+                                                                         pytorch_version=bmz.Version("2.0"))))
+    return save_bioimageio_package(descr, output_path=folder / "sharpen.zip")
+
+
+def test_an_exported_model_imported_back_gives_what_the_model_gives(tmp_path):
+    import dask.array as da
+
+    package = str(nd.export_bioimageio("nafnet-small", tmp_path / "nafnet.zip"))
+    image = np.random.default_rng(1).random((150, 170)).astype(np.float32) * 3000 + 100  # camera counts
+    for kwargs in ({}, {"tile_size": 64}):
+        ours = nd.deblur(image, "nafnet", precision="float32", output_dtype="float32", **kwargs)
+        theirs = nd.deblur(image, package, precision="float32", output_dtype="float32", **kwargs)
+        assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(ours).max(), kwargs
+    lazy = nd.deblur(da.from_array(image, chunks=(75, 85)), package, precision="float32", output_dtype="float32")
+    np.testing.assert_allclose(lazy.compute(), nd.deblur(image, "nafnet", precision="float32",
+                                                         output_dtype="float32"), atol=1e-4 * np.abs(image).max())
+    out = tmp_path / "out.tif"
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    assert main(["deblur", str(tmp_path / "in.tif"), str(out), "--method", package, "--float32"]) == 0
+    assert tifffile.imread(out).shape == image.shape
+
+
+def test_a_package_made_without_our_code_runs_with_its_preprocessing(tmp_path):
+    from scipy import ndimage
+
+    package = str(_sharpen_package(tmp_path / "sharpen"))
+    image = (np.random.default_rng(2).random((90, 110)) * 4000 + 200).astype(np.uint16)
+    expected = ndimage.convolve(image.astype(np.float64), np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+                                mode="mirror")
+    # Sharpening is affine-equivariant: undoing the declared preprocessing gives it in the data's own units.
+    for kwargs in ({}, {"tile_size": 48}):
+        out = nd.deblur(image, package, output_dtype="float32", precision="float32", **kwargs)
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=0.05 * image.std())
+    assert "BioImage Model Zoo package: sharpen" in nd.get_method(package).description
+
+
+def test_packages_that_are_not_image_to_image_restorers_are_refused(tmp_path):
+    segmentation = str(_sharpen_package(tmp_path / "two", out_channels=2))
+    with pytest.raises(ValueError, match="2 output channels"):
+        nd.deblur(np.zeros((32, 32), np.float32), segmentation)
+    with pytest.raises(ValueError, match="not a readable BioImage Model Zoo package"):
+        (tmp_path / "broken.zip").write_bytes(b"not a zip")
+        nd.deblur(np.zeros((32, 32), np.float32), str(tmp_path / "broken.zip"))

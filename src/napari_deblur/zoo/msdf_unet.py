@@ -187,8 +187,10 @@ class MSDFUNet(nn.Module):
             for head in self.heads:
                 head.weight.mul_(0.01)
 
+    multiple = 4  # the input is padded to this: two downsamplings
+
     def forward(self, x: torch.Tensor, return_all_scales: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        padded, size = pad_to_multiple(x, 4)
+        padded, size = pad_to_multiple(x, self.multiple)
         h, w = padded.shape[-2:]
         sizes = [(h // 4, w // 4), (h // 2, w // 2), (h, w)]
         x4, x2 = resize_to(padded, sizes[0]), resize_to(padded, sizes[1])

@@ -35,15 +35,24 @@ class LocalAvgPool(nn.Module):
     The window mean uses an integral image (cumulative sums), so its cost does not grow with the window.
     """
 
+    #: The BioImage Model Zoo export compiles this module with TorchScript instead of tracing it (bioimageio/export.py).
+    export_script = True
+
     def __init__(self, window: tuple[int, int] | None) -> None:
         super().__init__()
-        self.window = window
+        # Plain ints (0 = no window): TorchScript compiles this module (the BioImage Model Zoo export scripts it,
+        # because the choice between global and local pooling depends on the input size, which a trace freezes).
+        self.window_h, self.window_w = window if window is not None else (0, 0)
+
+    @property
+    def window(self) -> tuple[int, int] | None:
+        return (self.window_h, self.window_w) if self.window_h else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        if self.window is None or (h <= self.window[0] and w <= self.window[1]):
+        h, w = x.shape[-2], x.shape[-1]
+        if self.window_h == 0 or (h <= self.window_h and w <= self.window_w):
             return x.mean(dim=(-2, -1), keepdim=True)
-        kh, kw = min(self.window[0], h), min(self.window[1], w)
+        kh, kw = min(self.window_h, h), min(self.window_w, w)
         # Integral image with a zero row/column in front, so every window sum is four lookups.
         s = F.pad(x.float().cumsum(-2).cumsum(-1), (1, 0, 1, 0))
         sums = s[..., kh:, kw:] - s[..., :-kh, kw:] - s[..., kh:, :-kw] + s[..., :-kh, :-kw]

@@ -54,7 +54,7 @@ def untrained_reason(family: Family, params: Mapping[str, Any]) -> str | None:
     return f"untrained: no weights {weights!r} yet"
 
 
-def _precision_param() -> Param:
+def precision_param() -> Param:
     return Param("precision", str, "auto", "Arithmetic: auto = bfloat16 where the CPU/GPU computes it natively "
                  "(2-8x faster), else float32.", choices=PRECISIONS, advanced=True)
 
@@ -86,7 +86,7 @@ def _model_file_method(name: str, path: Any, card: Mapping[str, Any]) -> MethodS
         description=f"{card_purpose(card)}{psnr}: {path}",
         build=lambda *, psf, device, precision, _p=path: _build_trained(_p, psf=psf, device=device,
                                                                        precision=precision),
-        params=(_precision_param(),),
+        params=(precision_param(),),
         default_tile_size=family.tile_size,
         tile_alignment=family.tile_alignment,
     )
@@ -168,7 +168,7 @@ def register_family(family: Family) -> Family:
                   choices=tuple(family.sizes)),
             Param("weights", str, "", "Trained model name or .safetensors path; blank = the shipped weights "
                   f"for this size; '{RANDOM_WEIGHTS}' = untrained (for tests).", advanced=True),
-            _precision_param(),
+            precision_param(),
         ),
         size_multiple=1,
         default_tile_size=family.tile_size,
