@@ -325,3 +325,28 @@ def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_v
     np.testing.assert_allclose(kernel.data, estimate_kernel(blurred, 21))  # from the plane on screen
     assert tuple(kernel.scale) == (0.5, 0.5) and "21x21 kernel" in widget.status.value
     assert widget.psf_source.source.value == "a layer" and widget.psf.value is kernel
+
+
+def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari_viewer, tmp_path):
+    pytest.importorskip("bioimageio.spec")
+    import napari_deblur as nd
+    from napari_deblur.widgets import _packages
+
+    package = nd.export_bioimageio("nafnet-small", tmp_path / "nafnet.zip")
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(3).random((64, 80)).astype(np.float32)
+    layer = viewer.add_image(image, name="blurred")
+    widget = DeblurWidget(viewer)
+    widget.image.value = layer
+    (tmp_path / "broken.zip").write_bytes(b"no")
+    widget.package.value = str(tmp_path / "broken.zip")
+    assert "not a readable BioImage Model Zoo package" in widget.status.value
+    widget.package.value = str(package)
+    try:
+        assert widget.method.value == str(package.resolve()) and "Opened" in widget.status.value
+        assert any("BioImage Model Zoo package" in label for label, _ in DeblurWidget._method_choices())
+        widget.run()
+        result = viewer.layers[-1].data
+        np.testing.assert_allclose(result, nd.deblur(image, str(package)), atol=1e-5)
+    finally:
+        _packages.OPENED.clear()  # other tests see the method list as a fresh session does

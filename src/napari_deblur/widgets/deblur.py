@@ -25,6 +25,7 @@ from napari_deblur.widgets._layers import (
     preferred_psf,
 )
 from napari_deblur.widgets._layout import DockForm
+from napari_deblur.widgets._packages import open_package, package_choices, package_field
 from napari_deblur.widgets._params import ParamPanel, show_zero_as
 from napari_deblur.widgets._psf_source import PsfSource
 from napari_deblur.widgets._run import start
@@ -99,7 +100,9 @@ class DeblurWidget(DockForm):
         self.params = ParamPanel()
         self.psf_source = PsfSource(self.viewer, self.psf, self._image_and_axes)
         psf = self.psf_source
-        self.extend([self.image, self.method, self.method_help, psf.source, self.psf, *psf.fields(),
+        self.package = package_field()
+        self.package.changed.connect(self._open_package)
+        self.extend([self.image, self.method, self.method_help, self.package, psf.source, self.psf, *psf.fields(),
                      self.params.basic, self.axes, self.tile_size, self.device, self.lazy, self.run_button,
                      self.cancel_button, self.progress, self.status])
         self.params.place(self)
@@ -177,7 +180,7 @@ class DeblurWidget(DockForm):
                 purpose = method_purpose(spec.name)
                 label = f"{spec.name}: {purpose}" if purpose else spec.name
             choices.append((label, spec.name))
-        return choices
+        return choices + package_choices()
 
     # -- method parameters ---------------------------------------------------------------------
     def _on_method_changed(self, name: str) -> None:
@@ -220,6 +223,18 @@ class DeblurWidget(DockForm):
 
     def _image_and_axes(self) -> tuple[Any, str | None]:
         return self.image.value, self.axes.value.strip().upper() or None
+
+    def _open_package(self, path: object) -> None:
+        if not str(path) or not str(path).endswith((".zip", ".yaml")):
+            return
+        try:
+            name = open_package(str(path))
+        except (ValueError, ImportError, OSError) as err:
+            self._show_error(err)
+            return
+        self.method.reset_choices()
+        self.method.value = name
+        self.status.value = f"Opened {name}: Run uses it."
 
     def _psf_action(self, action: Callable[[], Any], report: Callable[[Any], str]) -> None:
         """Run one of the PSF buttons' actions; the status line says what it made, or why it could not."""
