@@ -179,7 +179,8 @@ def _save_model(folder, name, family, purpose):
     return save_model(create(family, "small"), folder / f"{name}.safetensors", card)
 
 
-def test_untrained_network_is_marked_and_models_are_offered_by_name(make_napari_viewer, tmp_path, monkeypatch):
+def test_untrained_network_is_marked_and_models_are_offered_by_name(make_napari_viewer, tmp_path, monkeypatch,
+                                                                  no_shipped_weights):
     from magicgui.widgets import ComboBox
 
     monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path / "models"))

@@ -78,7 +78,7 @@ def test_aligned_tile_plan():
     assert plan_tiles((200, 260), 96, 48).shape == (200, 260)  # unaligned plans keep the shape
 
 
-def test_untrained_network_names_the_way_out(tmp_path, monkeypatch):
+def test_untrained_network_names_the_way_out(tmp_path, monkeypatch, no_shipped_weights):
     monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="No trained weights for srn .*weights='random'"):
         nd.deblur(np.zeros((32, 32), np.float32), "srn")
