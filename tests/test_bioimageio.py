@@ -20,7 +20,7 @@ from napari_deblur.zoo import create, save_model  # noqa: E402
 from napari_deblur.zoo.weights import shipped_weight_dirs  # noqa: E402
 
 SHIPPED = sorted(p.stem for folder in shipped_weight_dirs() if folder.is_dir() for p in folder.glob("*.safetensors"))
-#: SRN and the Swin U-Net do not trace at every size yet (issue 19's closing note): they are refused, tested below.
+#: The Swin U-Net does not trace at every size yet (issue 19's closing note): it is refused, tested below.
 EXPORTABLE = [name for name in SHIPPED if name.split("-")[0] in TRACEABLE_FAMILIES]
 
 
@@ -52,10 +52,10 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
                       {"family": "bgan", "size": "small", "config": {}, "training": {}})
     with pytest.raises(ValueError, match="makes blur rather than removing it"):
         nd.export_bioimageio(str(bgan), tmp_path / "g.zip")
-    srn = save_model(create("srn", "small"), tmp_path / "s.safetensors",
-                     {"family": "srn", "size": "small", "config": {}, "training": {}})
-    with pytest.raises(ValueError, match="srn networks cannot be exported to TorchScript"):
-        nd.export_bioimageio(str(srn), tmp_path / "s.zip")
+    swin = save_model(create("swin_unet", "small"), tmp_path / "s.safetensors",
+                      {"family": "swin_unet", "size": "small", "config": {}, "training": {}})
+    with pytest.raises(ValueError, match="swin_unet networks cannot be exported to TorchScript"):
+        nd.export_bioimageio(str(swin), tmp_path / "s.zip")
     with pytest.raises(ValueError, match="No model"):
         nd.export_bioimageio("no-such-model", tmp_path / "x.zip")
     with pytest.raises(ValueError, match=r"\.zip"):

@@ -28,9 +28,9 @@ import torch
 from napari_deblur.zoo.family import FAMILIES
 from napari_deblur.zoo.weights import find_weights, load_model
 
-#: Families whose forward pass traces into a graph valid at every size; SRN's scale sizes and the Swin U-Net's
-#: window layout are computed in Python from the input size, so a trace would only hold for one size.
-TRACEABLE_FAMILIES = ("deblurgan", "msdf_unet", "nafnet")
+#: Families whose forward pass traces into a graph valid at every multiple of 16; the Swin U-Net's window layout
+#: and shift are decided in Python from the input size, so a trace would only hold for one size.
+TRACEABLE_FAMILIES = ("deblurgan", "msdf_unet", "nafnet", "srn")
 #: Input sides are multiples of this (the networks downsample by up to 16), at least this.
 SIZE_STEP = 16
 TEST_SIDE = 128

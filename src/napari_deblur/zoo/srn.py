@@ -104,10 +104,20 @@ class SRN(nn.Module):
         one_scale = per_level * (1 + 2 + 4) + 4 * lp + 2 * b * p * (4 + 2 + 1) + 4 + 2
         self.receptive_field = int(min(64, one_scale))
 
+    #: On multiples of this every scale is a multiple of MULTIPLE and no scale pads: a traced graph (the BioImage
+    #: Model Zoo export) then computes exactly what this module does.
+    multiple = 4 * MULTIPLE
+
     def _scale_sizes(self, h: int, w: int) -> list[tuple[int, int]]:
         """Exact (H, W) of every scale, coarse to fine; the finest is the input's own size."""
         sizes = []
         for s in reversed(range(self.n_scales)):
+            if torch.jit.is_tracing():
+                # Traced (the BioImage Model Zoo export), h and w are tensors: integer halving keeps the graph valid
+                # at every size; on multiples of 16 it is exactly the rounding below.
+                step = round(1 / SCALE_FACTOR**s)
+                sizes.append((h // step, w // step))
+                continue
             f = SCALE_FACTOR**s
             sizes.append((max(1, round(h * f)), max(1, round(w * f))))
         return sizes
