@@ -204,8 +204,9 @@ def package_method(name: str) -> MethodSpec | None:
         return None
     descr, module, config = load_package(name)
     inp = descr.inputs[0]
-    step = _input_size(inp)[1] or _input_size(inp)[0]
-    tile = None if _input_size(inp)[1] else _input_size(inp)[0]
+    least, step = _input_size(inp)
+    # A fixed size (step 0) is every tile's size; else tiles are the engine's choice, aligned to the step.
+    step, tile = (step, None) if step else (least, least)
     if config:
         step, tile = int(config["tile_alignment"]), int(config["tile_size"])
 

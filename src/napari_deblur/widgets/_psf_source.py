@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import ComboBox, PushButton, SpinBox
 
-from napari_deblur.psfs import ESTIMATE_PARAMS, OPTICS_KINDS, BeadPSF, estimate_kernel, psf_for_image, psf_from_beads
-from napari_deblur.psfs.named import plane_for_estimate
+from napari_deblur.psfs import ESTIMATE as ESTIMATE_NAME
+from napari_deblur.psfs import ESTIMATE_PARAMS, OPTICS_KINDS, BeadPSF, named_psf, psf_for_image, psf_from_beads
 from napari_deblur.synth.kinds import get_kind
 from napari_deblur.widgets._layers import image_layers, layer_psf
 from napari_deblur.widgets._params import ParamPanel
@@ -163,8 +163,8 @@ class PsfSource:
             point = image.world_to_data(self.viewer.dims.point[-image.ndim:])
             index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:leading], image.data.shape))
             data, axes = data[index], None
-        plane = np.asarray(plane_for_estimate(data, axes, image.rgb or None))
-        kernel = estimate_kernel(plane, int(self.kernel_size.value))
+        kernel = named_psf(ESTIMATE_NAME, np.asarray(data), axes, image.rgb or None,
+                           {"kernel_size": int(self.kernel_size.value)})[0]
         layer = self.viewer.add_image(kernel, name="PSF (estimated)", scale=tuple(image.scale[-2:]), colormap="magma")
         self._use(layer)
         return layer
