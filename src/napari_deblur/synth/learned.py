@@ -30,23 +30,21 @@ def learned_blur(image: Any, model: str, *, seed: int | None = None, axes: str |
     generator = load_blur_generator(model)
     arr = check_image(image)
     axes = resolve_axes(arr.shape, axes, rgb, None)
-    lay = layout(axes, arr.shape, 2)
     joint = generator.in_channels == 3 and axes.endswith("C") and arr.shape[-1] in (3, 4)
-    planes = to_planes(arr[..., :3] if joint else arr, layout(axes, arr[..., :3].shape, 2) if joint else lay)
+    source = arr[..., :3] if joint else arr  # a colour generator sees RGB together; alpha passes through
+    lay = layout(axes, source.shape, 2)
+    planes = to_planes(source, lay)
     imap = intensity_map(planes, None)
     work = imap.forward(planes)
-    if joint:  # (B*3, H, W) -> (B, 3, H, W): the generator sees the colours together
-        work = work.reshape(-1, 3, *work.shape[-2:])
-    else:
-        work = work[:, None]
-    base = 0 if seed is None else int(seed)
+    # (B*3, H, W) -> (B, 3, H, W) for a colour generator, else one channel per plane.
+    work = work.reshape(-1, 3, *work.shape[-2:]) if joint else work[:, None]
     with torch.no_grad():
-        out = np.stack([generator(torch.from_numpy(x[None]), seed=None if seed is None else base + i)[0].numpy()
+        out = np.stack([generator(torch.from_numpy(x[None]), seed=None if seed is None else int(seed) + i)[0].numpy()
                         for i, x in enumerate(work)])
-    blurred = imap.inverse(out.reshape(planes.shape))
+    blurred = from_planes(imap.inverse(out.reshape(planes.shape)), lay, source.shape)
     if joint:
         result = arr.astype(np.float32).copy()
-        result[..., :3] = from_planes(blurred, layout(axes, arr[..., :3].shape, 2), arr[..., :3].shape)
+        result[..., :3] = blurred
     else:
-        result = from_planes(blurred, lay, arr.shape)
+        result = blurred
     return restore_dtype(result, arr.dtype, output_dtype)
