@@ -14,17 +14,15 @@ from bioimageio.spec import load_description  # noqa: E402
 from bioimageio.spec.model.v0_5 import ModelDescr  # noqa: E402
 
 import napari_deblur as nd  # noqa: E402
-from napari_deblur.bioimageio import TRACEABLE_FAMILIES, run_bioimageio_test  # noqa: E402
+from napari_deblur.bioimageio import run_bioimageio_test  # noqa: E402
 from napari_deblur.cli import main  # noqa: E402
 from napari_deblur.zoo import create, save_model  # noqa: E402
 from napari_deblur.zoo.weights import shipped_weight_dirs  # noqa: E402
 
 SHIPPED = sorted(p.stem for folder in shipped_weight_dirs() if folder.is_dir() for p in folder.glob("*.safetensors"))
-#: The Swin U-Net does not trace at every size yet (issue 19's closing note): it is refused, tested below.
-EXPORTABLE = [name for name in SHIPPED if name.split("-")[0] in TRACEABLE_FAMILIES]
 
 
-@pytest.mark.parametrize("name", EXPORTABLE)
+@pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_model_exports_validates_and_passes_the_zoo_test(name, tmp_path):
     package = nd.export_bioimageio(name, tmp_path / f"{name}.zip")
     description = load_description(package)
@@ -52,10 +50,6 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
                       {"family": "bgan", "size": "small", "config": {}, "training": {}})
     with pytest.raises(ValueError, match="makes blur rather than removing it"):
         nd.export_bioimageio(str(bgan), tmp_path / "g.zip")
-    swin = save_model(create("swin_unet", "small"), tmp_path / "s.safetensors",
-                      {"family": "swin_unet", "size": "small", "config": {}, "training": {}})
-    with pytest.raises(ValueError, match="swin_unet networks cannot be exported to TorchScript"):
-        nd.export_bioimageio(str(swin), tmp_path / "s.zip")
     with pytest.raises(ValueError, match="No model"):
         nd.export_bioimageio("no-such-model", tmp_path / "x.zip")
     with pytest.raises(ValueError, match=r"\.zip"):
@@ -131,6 +125,20 @@ def test_an_exported_model_imported_back_gives_what_the_model_gives(tmp_path):
     tifffile.imwrite(tmp_path / "in.tif", image)
     assert main(["deblur", str(tmp_path / "in.tif"), str(out), "--method", package, "--float32"]) == 0
     assert tifffile.imread(out).shape == image.shape
+
+
+def test_a_swin_unet_package_follows_the_window_layout_of_every_size(tmp_path):
+    """The Swin U-Net picks its windows, padding and shift from each map's size in Python (compiled with TorchScript
+    in the package): whole images with a windowed bottleneck (300 px) and tiles with a global one must both match."""
+    swin = save_model(create("swin_unet", "small"), tmp_path / "s.safetensors",
+                      {"family": "swin_unet", "size": "small", "config": {}, "training": {}})
+    package = str(nd.export_bioimageio(str(swin), tmp_path / "s.zip"))
+    assert run_bioimageio_test(package)
+    image = np.random.default_rng(3).random((300, 170)).astype(np.float32) * 3000 + 100
+    for kwargs in ({}, {"tile_size": 64}):
+        ours = nd.deblur(image, str(swin), precision="float32", output_dtype="float32", **kwargs)
+        theirs = nd.deblur(image, package, precision="float32", output_dtype="float32", **kwargs)
+        assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(ours).max(), kwargs
 
 
 def test_a_package_made_without_our_code_runs_with_its_preprocessing(tmp_path):

@@ -136,6 +136,12 @@ def window_reverse(windows: torch.Tensor, window: int, h: int, w: int) -> torch.
     return x.permute(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
 
 
+def _shift_bands(n: int, window: int, shift: int, device: torch.device) -> torch.Tensor:
+    """Band of each of ``n`` positions: 0 before the last window, 1 inside it before the shift, 2 after."""
+    index = torch.arange(n, device=device)
+    return (index >= n - window).long() + (index >= n - shift).long()
+
+
 def shifted_window_mask(h: int, w: int, window: int, shift: int, device: torch.device) -> torch.Tensor | None:
     """Attention mask for shifted windows on an (h, w) map: -inf-like between pixels from different regions.
 
@@ -144,12 +150,10 @@ def shifted_window_mask(h: int, w: int, window: int, shift: int, device: torch.d
     """
     if shift == 0:
         return None
-    region = torch.zeros(1, h, w, 1, device=device)
-    label = 0
-    for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-        for ws in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-            region[:, hs, ws, :] = label
-            label += 1
+    # Three bands per axis (before the last window, inside it before the shift, the shifted-in strip): a pixel's
+    # region is its row band * 3 + its column band (tensor ops only, so TorchScript compiles it for any size).
+    rows, cols = _shift_bands(h, window, shift, device), _shift_bands(w, window, shift, device)
+    region = (3 * rows[:, None] + cols[None, :]).to(torch.float32)[None, :, :, None]
     labels = window_partition(region, window).squeeze(-1)
     diff = labels.unsqueeze(1) - labels.unsqueeze(2)
     return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)

@@ -55,6 +55,7 @@ class WindowAttention(nn.Module):
     def __init__(self, dim: int, heads: int, window: int) -> None:
         super().__init__()
         self.heads, self.window, self.scale = heads, window, (dim // heads) ** -0.5
+        self.chunk = ATTENTION_CHUNK  # an attribute, not the global: TorchScript reads no module globals
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
@@ -67,7 +68,7 @@ class WindowAttention(nn.Module):
         """(heads, wh*ww, wh*ww) bias of a wh x ww window (wh, ww <= the table's window)."""
         ids = (torch.arange(wh, device=self.rel_index.device)[:, None] * self.window
                + torch.arange(ww, device=self.rel_index.device)[None, :]).flatten()
-        index = self.rel_index if wh == ww == self.window else self.rel_index[ids][:, ids]
+        index = self.rel_index if wh == self.window and ww == self.window else self.rel_index[ids][:, ids]
         return self.bias_table[index].permute(2, 0, 1)
 
     def forward(self, x: torch.Tensor, wh: int, ww: int, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -79,7 +80,7 @@ class WindowAttention(nn.Module):
         """
         b, t, _ = x.shape
         bias = self.position_bias(wh, ww)
-        step = max(1, ATTENTION_CHUNK // (self.heads * t * t))
+        step = max(1, self.chunk // (self.heads * t * t))
         if b <= step:
             return self._attend(x, bias, mask, 0)
         return torch.cat([self._attend(x[s : s + step], bias, mask, s) for s in range(0, b, step)])
@@ -87,14 +88,16 @@ class WindowAttention(nn.Module):
     def _attend(self, x: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor | None, first: int) -> torch.Tensor:
         """Attention for windows ``first .. first + len(x)`` of the batch (their mask rows cycle by window)."""
         b, t, c = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
         attn = (q * self.scale) @ k.transpose(-2, -1)
         # In place where autograd allows it: the score matrices are the largest tensors of the model.
-        add = torch.Tensor.add_ if not torch.is_grad_enabled() else torch.Tensor.add
-        attn = add(attn, bias.to(attn.dtype))
+        in_place = not torch.is_grad_enabled()
+        attn = attn.add_(bias.to(attn.dtype)) if in_place else attn + bias.to(attn.dtype)
         if mask is not None:  # shifted windows: forbid attention between pixels that were not neighbours
             rows = torch.arange(first, first + b, device=mask.device) % mask.shape[0]
-            attn = add(attn, mask[rows][:, None].to(attn.dtype))
+            window_mask = mask[rows][:, None].to(attn.dtype)
+            attn = attn.add_(window_mask) if in_place else attn + window_mask
         out = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b, t, c)
         return self.proj(out)
 
@@ -152,6 +155,10 @@ class SwinStage(nn.Module):
     ``global_=True`` makes ``window`` the cap of a global window: the whole map (if it fits) is one window.
     """
 
+    #: The layout is chosen from the map's size in Python, which a trace would freeze: the BioImage Model Zoo
+    #: export compiles each stage with TorchScript instead (bioimageio/export.py).
+    export_script = True
+
     def __init__(self, dim: int, depth: int, heads: int, window: int, mlp_ratio: float,
                  global_: bool = False) -> None:
         super().__init__()
@@ -168,18 +175,21 @@ class SwinStage(nn.Module):
         return min(self.window, max(h, w))  # no point padding a small map up to a huge window
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        window = self.layout(*x.shape[-2:])
-        if window is not None:
-            x, size = pad_to_multiple(x, window)
-        y = x.permute(0, 2, 3, 1)
-        hp, wp = y.shape[1:3]
+        h, w = x.shape[-2], x.shape[-1]
+        window = self.layout(h, w)
+        if window is None:  # the whole map is one window: no padding, no shift
+            y = x.permute(0, 2, 3, 1)
+            for block in self.blocks:
+                y = block(y, None)
+            return y.permute(0, 3, 1, 2)
+        y = pad_to_multiple(x, window)[0].permute(0, 2, 3, 1)
+        hp, wp = y.shape[1], y.shape[2]
         # Shift only when there are several windows to connect; the mask is rebuilt for this padded size.
-        shift = window // 2 if window is not None and (hp > window or wp > window) and not self.global_ else 0
+        shift = window // 2 if (hp > window or wp > window) and not self.global_ else 0
         mask = shifted_window_mask(hp, wp, window, shift, x.device) if shift else None
         for block in self.blocks:
             y = block(y, window, shift, mask) if block.shifted else block(y, window)
-        y = y.permute(0, 3, 1, 2)
-        return crop_to(y, size) if window is not None else y
+        return crop_to(y.permute(0, 3, 1, 2), (h, w))
 
 
 class SwinUNet(nn.Module):
