@@ -28,7 +28,9 @@ def test_every_shipped_model_exports_validates_and_passes_the_zoo_test(name, tmp
     description = load_description(package)
     assert isinstance(description, ModelDescr), description  # an invalid one loads as InvalidDescr
     names = set(zipfile.ZipFile(package).namelist())
-    assert {"rdf.yaml", "weights.pt", "test_input.npy", "test_output.npy", "README.md", "cover.png"} <= names
+    assert {"rdf.yaml", "weights.pt", "state_dict.pt", "environment.yaml", "test_input.npy", "test_output.npy",
+            "README.md", "cover.png"} <= names
+    assert description.weights.torchscript is not None and description.weights.pytorch_state_dict is not None
     assert description.config.napari_deblur["card"]["family"] in name  # the model card travels along
     assert [str(a.id) for a in description.inputs[0].axes] == ["batch", "channel", "y", "x"]
     assert run_bioimageio_test(package)
@@ -60,24 +62,47 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
     assert isinstance(load_description(tmp_path / "exists.zip"), ModelDescr)
 
 
-def _sharpen_package(folder, *, out_channels: int = 1, preprocessing: bool = True):
-    """A package made without our code: a fixed 3x3 sharpening convolution (weights sum to 1), TorchScript."""
+SHARPEN_SOURCE = """
+import torch
+
+
+class Sharpen(torch.nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        k = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
+        self.register_buffer("kernel", k.reshape(1, 1, 3, 3).repeat(channels, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"),
+                                          self.kernel[:, :1].contiguous())
+"""
+
+
+def _sharpen_package(folder, *, out_channels: int = 1, preprocessing: bool = True, weights: str = "torchscript"):
+    """A package made without our code: a fixed 3x3 sharpening convolution (weights sum to 1), as TorchScript or
+    as a ``pytorch_state_dict`` with its architecture in a Python file of the package."""
+    import importlib.util
+
     import torch
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bmz
 
-    class Sharpen(torch.nn.Module):
-        def __init__(self, channels: int) -> None:
-            super().__init__()
-            k = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
-            self.register_buffer("kernel", k.reshape(1, 1, 3, 3).repeat(channels, 1, 1, 1))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"),
-                                              self.kernel[:, :1].contiguous())
-
     folder.mkdir(parents=True, exist_ok=True)
-    torch.jit.script(Sharpen(out_channels)).save(str(folder / "sharpen.pt"))
+    (folder / "sharpen_arch.py").write_text(SHARPEN_SOURCE)
+    spec = importlib.util.spec_from_file_location("sharpen_arch", folder / "sharpen_arch.py")
+    arch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arch)
+    Sharpen = arch.Sharpen
+    if weights == "torchscript":
+        torch.jit.script(Sharpen(out_channels)).save(str(folder / "sharpen.pt"))
+        described = bmz.WeightsDescr(torchscript=bmz.TorchscriptWeightsDescr(source=folder / "sharpen.pt",
+                                                                             pytorch_version=bmz.Version("2.0")))
+    else:
+        torch.save(Sharpen(out_channels).state_dict(), folder / "sharpen_state.pt")
+        described = bmz.WeightsDescr(pytorch_state_dict=bmz.PytorchStateDictWeightsDescr(
+            source=folder / "sharpen_state.pt", pytorch_version=bmz.Version("2.0"),
+            architecture=bmz.ArchitectureFromFileDescr(source=folder / "sharpen_arch.py", callable="Sharpen",
+                                                       kwargs={"channels": out_channels})))
     x = np.random.default_rng(0).random((1, 1, 64, 64)).astype(np.float32)
     np.save(folder / "in.npy", x)
     np.save(folder / "out.npy", Sharpen(out_channels)(torch.from_numpy(x)).numpy())
@@ -102,8 +127,7 @@ def _sharpen_package(folder, *, out_channels: int = 1, preprocessing: bool = Tru
         name="sharpen", description="A fixed 3x3 sharpening convolution.", authors=[bmz.Author(name="someone")],
         cite=[bmz.CiteEntry(text="none", url="https://example.com")], license=bmz.LicenseId("MIT"),
         documentation=bmz.FileDescr(source=folder / "README.md"), inputs=[inputs], outputs=[outputs],
-        weights=bmz.WeightsDescr(torchscript=bmz.TorchscriptWeightsDescr(source=folder / "sharpen.pt",
-                                                                         pytorch_version=bmz.Version("2.0"))))
+        weights=described)
     return save_bioimageio_package(descr, output_path=folder / "sharpen.zip")
 
 
@@ -153,6 +177,30 @@ def test_a_package_made_without_our_code_runs_with_its_preprocessing(tmp_path):
         out = nd.deblur(image, package, output_dtype="float32", precision="float32", **kwargs)
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=0.05 * image.std())
     assert "BioImage Model Zoo package: sharpen" in nd.get_method(package).description
+
+
+def test_a_package_that_runs_its_own_code_needs_trust(tmp_path):
+    """pytorch_state_dict weights are built by the package's Python file: refused until the user trusts it."""
+    package = str(_sharpen_package(tmp_path / "code", weights="pytorch_state_dict"))
+    image = (np.random.default_rng(4).random((60, 70)) * 4000 + 200).astype(np.float32)
+    assert "trust_code" in [p.name for p in nd.get_method(package).params]
+    assert "trust code" in nd.get_method(package).why_unavailable()
+    assert nd.get_method(package).why_unavailable({"trust_code": True}) is None
+    with pytest.raises(ValueError, match=r"own Python code \(Sharpen from .*sharpen_arch.py\).*trust_code=True"):
+        nd.deblur(image, package)
+    trusted = nd.deblur(image, package, trust_code=True, output_dtype="float32", precision="float32")
+    torchscript = str(_sharpen_package(tmp_path / "script"))
+    np.testing.assert_allclose(trusted, nd.deblur(image, torchscript, output_dtype="float32", precision="float32"),
+                               rtol=1e-5, atol=1e-3)
+    out = tmp_path / "out.tif"
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    assert main(["deblur", str(tmp_path / "in.tif"), str(out), "--method", package, "--float32"]) == 2
+    assert not out.exists()
+    assert main(["deblur", str(tmp_path / "in.tif"), str(out), "--method", package, "--float32",
+                 "--trust-code", "--precision", "float32"]) == 0
+    np.testing.assert_allclose(tifffile.imread(out), trusted, rtol=1e-5, atol=1e-3)
 
 
 def test_packages_that_are_not_image_to_image_restorers_are_refused(tmp_path):

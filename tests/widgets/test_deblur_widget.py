@@ -332,6 +332,7 @@ def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari
     pytest.importorskip("bioimageio.spec")
     import napari_deblur as nd
     from napari_deblur.widgets import _packages
+    from tests.test_bioimageio import _sharpen_package
 
     package = nd.export_bioimageio("nafnet-small", tmp_path / "nafnet.zip")
     viewer = make_napari_viewer()
@@ -349,5 +350,11 @@ def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari
         widget.run()
         result = viewer.layers[-1].data
         np.testing.assert_allclose(result, nd.deblur(image, str(package)), atol=1e-5)
+        # Weights that need the package's own code: a "trust code" box, and Run stays grey until it is ticked.
+        widget.package.value = str(_sharpen_package(tmp_path / "code", weights="pytorch_state_dict"))
+        trust = next(w for w in widget.params.widgets() if w.name == "trust_code")
+        assert not widget.run_button.enabled and "trust code" in widget.run_button.text
+        trust.value = True
+        assert widget.run_button.enabled
     finally:
         _packages.OPENED.clear()  # other tests see the method list as a fresh session does

@@ -1,8 +1,10 @@
 """Export a zoo model as a BioImage Model Zoo package (bioimage.io, model spec 0.5), which Fiji (deepImageJ),
 ilastik, QuPath and napari plugins can run.
 
-The package holds TorchScript weights traced from the model, test input and output tensors made by our own engine,
-the axes (batch, one channel, y, x; colour images go channel by channel, as in our engine), our intensity
+The package holds TorchScript weights traced from the model, the same weights as a ``pytorch_state_dict`` whose
+architecture is our class imported from the napari-deblur library (with an environment.yaml naming it), test input
+and output tensors made by our own engine, the axes (batch, one channel, y, x; colour images go channel by channel,
+as in our engine), our intensity
 normalization written as the spec's preprocessing (``scale_range`` from the 0.1th to the 99.9th percentile of each
 image, restore/intensity.py's policy for scientific data), the model card as documentation (recipe, data, scores,
 license, the family's paper) and a cover (blurred | deblurred). ``bioimageio.spec`` builds and validates it and
@@ -101,6 +103,28 @@ def _readme(name: str, card: dict[str, Any], family: Any) -> str:
     return "\n".join(lines)
 
 
+def _architecture(module: torch.nn.Module, card: dict[str, Any]) -> Any:
+    """The network as the spec describes a ``pytorch_state_dict``'s architecture: our class, imported from the
+    napari-deblur library, with the keyword arguments that build it (the size's settings and the card's config)."""
+    from bioimageio.spec.model import v0_5 as bmz
+
+    family = FAMILIES[card["family"]]
+    kwargs = json.loads(json.dumps({**family.sizes[card["size"]], **card.get("config", {})}))  # tuples as lists
+    cls = type(module)
+    return bmz.ArchitectureFromLibraryDescr(callable=bmz.Identifier(cls.__name__), import_from=cls.__module__,
+                                            kwargs=kwargs)
+
+
+def _environment(path: Path) -> Path:
+    """The conda environment the ``pytorch_state_dict`` weights need: PyTorch and napari-deblur (their classes)."""
+    from importlib.metadata import version
+
+    pins = [f"torch=={torch.__version__.split('+')[0]}", f"napari-deblur=={version('napari-deblur')}"]
+    path.write_text("name: napari-deblur\ndependencies:\n  - python>=3.10\n  - pip\n  - pip:\n"
+                    + "".join(f"    - {pin}\n" for pin in pins), encoding="utf-8")
+    return path
+
+
 def _package_name(stem: str, family: str) -> str:
     """The package's name: the model's, with its family in front when it is shorter than the spec's 5 characters."""
     name = stem if len(stem) >= 5 else f"{family}-{stem}"
@@ -154,11 +178,13 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         traced.save(str(folder / "weights.pt"))
+        torch.save(module.state_dict(), folder / "state_dict.pt")
         np.save(folder / "test_input.npy", image[None, None])
         np.save(folder / "test_output.npy", ((deblurred - low) / (high - low)).astype(np.float32)[None, None])
         (folder / "README.md").write_text(_readme(path.stem, card, family), encoding="utf-8")
         cover = _cover((image - low) / (high - low), (deblurred - low) / (high - low), folder / "cover.png")
         y, x = bmz.AxisId("y"), bmz.AxisId("x")
+        version = bmz.Version(torch.__version__.split("+")[0])
         channel = bmz.ChannelAxis(channel_names=[bmz.Identifier("intensity")])
         halo = min(int(getattr(module, "receptive_field", 32)), 4 * SIZE_STEP) // 2
         # A consumer crops the halo off each tile: a tile must be larger than both halos.
@@ -189,8 +215,11 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
             covers=[bmz.FileDescr(source=cover)],
             tags=["deblurring", "deconvolution", "restoration", "2d", card["family"], "napari-deblur"],
             inputs=[inputs], outputs=[outputs],
-            weights=bmz.WeightsDescr(torchscript=bmz.TorchscriptWeightsDescr(
-                source=folder / "weights.pt", pytorch_version=bmz.Version(torch.__version__.split("+")[0]))),
+            weights=bmz.WeightsDescr(
+                torchscript=bmz.TorchscriptWeightsDescr(source=folder / "weights.pt", pytorch_version=version),
+                pytorch_state_dict=bmz.PytorchStateDictWeightsDescr(
+                    source=folder / "state_dict.pt", pytorch_version=version, architecture=_architecture(module, card),
+                    dependencies=bmz.FileDescr(source=_environment(folder / "environment.yaml")))),
             # What our engine needs to run the package exactly as the model (bioimageio/run.py): the card, the
             # tiles' context and alignment, and the side the network pads its input to.
             config={"napari_deblur": {"card": json.loads(json.dumps(card, default=str)),

@@ -13,9 +13,14 @@ variance) are computed per tile, which equals the whole image when it fits one t
 and approximates it beyond. A package we exported ourselves carries our model card: its preprocessing *is* the
 engine's policy, so it runs without any, and gives what the original model gives.
 
+Weights: TorchScript when the package has them. A package with ``pytorch_state_dict`` weights only runs the
+package's own Python code (its architecture, from a file in the package or an imported library), so it runs only
+with ``trust_code=True`` (``--trust-code``, the dock's *trust code* box), as our pickled checkpoints need
+``trust=True``; bioimageio.core builds the network and loads the weights (``weights_only``).
+
 Refused, each with the reason: several inputs or outputs, 3D or multi-channel inputs, outputs of another shape
-(segmentation, super-resolution), postprocessing, and packages without TorchScript weights (``pytorch_state_dict``
-needs the package's own Python code, ``onnx`` another runtime).
+(segmentation, super-resolution), postprocessing, and packages with neither TorchScript nor ``pytorch_state_dict``
+weights (``onnx`` and TensorFlow need other runtimes).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from napari_deblur.params import Param
 from napari_deblur.restore.methods import MethodSpec, add_resolver
 from napari_deblur.restore.network import NetworkRestorer
 from napari_deblur.zoo.registration import precision_param
@@ -36,6 +42,9 @@ PACKAGE_SUFFIXES = (".zip",)
 RDF_NAMES = ("rdf.yaml", "bioimageio.yaml")
 STAT_OPS = ("scale_range", "zero_mean_unit_variance")
 SUPPORTED_OPS = (*STAT_OPS, "scale_linear", "fixed_zero_mean_unit_variance", "clip", "ensure_dtype")
+#: The switch a package with ``pytorch_state_dict`` weights only needs: loading them runs the package's own code.
+TRUST_CODE = Param("trust_code", bool, False, "Run a BioImage Model Zoo package whose weights are pytorch_state_dict "
+                   "only: that runs the package's own Python code (its architecture). Only for packages you know.")
 
 
 def is_package(name: str) -> bool:
@@ -44,12 +53,13 @@ def is_package(name: str) -> bool:
 
 
 class _PackagedNetwork(nn.Module):
-    """The package's TorchScript module with its preprocessing, on the engine's (N, 1, H, W) tiles."""
+    """The package's network (TorchScript, or built from its code) with its preprocessing, on the engine's
+    (N, 1, H, W) tiles."""
 
-    def __init__(self, script: torch.jit.ScriptModule, ops: list[tuple[str, dict[str, Any]]], size: tuple[int, int],
+    def __init__(self, network: nn.Module, ops: list[tuple[str, dict[str, Any]]], size: tuple[int, int],
                  halo: int, channel: bool) -> None:
         super().__init__()
-        self.script, self.ops, self.channel = script, ops, channel
+        self.network, self.ops, self.channel = network, ops, channel
         self.min_side, self.step = size  # step 0: exactly min_side
         self.receptive_field = max(halo, 1)
 
@@ -88,7 +98,7 @@ class _PackagedNetwork(nn.Module):
         if (vh, vw) != (h, w):
             mode = "reflect" if vh - h < h and vw - w < w else "replicate"
             pre = F.pad(pre, (0, vw - w, 0, vh - h), mode=mode)
-        out = self.script(pre if self.channel else pre[:, 0])
+        out = self.network(pre if self.channel else pre[:, 0])
         out = (out if self.channel else out[:, None])[..., :h, :w]
         return (out - offset) / gain  # back to the engine's units
 
@@ -122,11 +132,11 @@ def _check(descr: Any, path: Path) -> None:
             problems.append(f"preprocessing {', '.join(unsupported)} (supported: {', '.join(SUPPORTED_OPS)})")
         if out.postprocessing and any(p.id != "ensure_dtype" for p in out.postprocessing):
             problems.append("postprocessing (" + ", ".join(p.id for p in out.postprocessing) + ")")
-    if descr.weights.torchscript is None:
-        formats = [name for name in ("pytorch_state_dict", "onnx", "tensorflow_saved_model_bundle", "keras_hdf5")
-                   if getattr(descr.weights, name, None) is not None]
-        problems.append(f"weights in {', '.join(formats)} only (TorchScript is supported; pytorch_state_dict would "
-                        "run the package's own Python code)")
+    if descr.weights.torchscript is None and descr.weights.pytorch_state_dict is None:
+        formats = [name for name in ("onnx", "tensorflow_saved_model_bundle", "keras_hdf5", "keras_v3",
+                                     "tensorflow_js") if getattr(descr.weights, name, None) is not None]
+        problems.append(f"weights in {', '.join(formats) or 'no format'} only (TorchScript and pytorch_state_dict "
+                        "are supported)")
     if problems:
         raise ValueError(f"The BioImage Model Zoo package {path} cannot run here: " + "; ".join(problems) + ".")
 
@@ -143,8 +153,8 @@ def _input_size(inp: Any) -> tuple[int, int]:
     return m1, s1
 
 
-def load_package(name: str) -> tuple[Any, nn.Module, dict[str, Any]]:
-    """The package's description, its network as an engine module, and our model card when we exported it."""
+def load_package(name: str) -> tuple[Any, dict[str, Any]]:
+    """The package's checked description, and our model card when we exported it."""
     try:
         from bioimageio.spec import load_description
         from bioimageio.spec.model.v0_5 import ModelDescr
@@ -161,19 +171,45 @@ def load_package(name: str) -> tuple[Any, nn.Module, dict[str, Any]]:
         raise ValueError(f"{path} is not a valid model package of spec 0.5 "
                          f"({summary.format() if summary is not None else type(descr).__name__}).")
     _check(descr, path)
+    return descr, our_config(descr)
+
+
+#: Why the dock's Run stays grey for such a package until its box is ticked (short: it is the button's text).
+NEEDS_TRUST = "tick 'trust code': the package runs its own Python code"
+
+
+def runs_own_code(descr: Any) -> str | None:
+    """Why running ``descr`` needs ``trust_code`` (its weights are pytorch_state_dict only), or None."""
+    if descr.weights.torchscript is not None:
+        return None
+    arch = descr.weights.pytorch_state_dict.architecture
+    where = f"{arch.callable} from {arch.source}" if hasattr(arch, "source") else f"{arch.import_from}.{arch.callable}"
+    return (f"{descr.name}: its weights are pytorch_state_dict only, and loading them runs the package's own Python "
+            f"code ({where}). If you know where the package comes from, pass trust_code=True (--trust-code; tick "
+            "'trust code' in the Deblur dock).")
+
+
+def package_network(descr: Any, config: dict[str, Any], *, trust_code: bool = False) -> nn.Module:
+    """The package's network as an engine module: TorchScript, or built by the package's code when trusted."""
     from bioimageio.spec.utils import get_reader
 
-    weights = io.BytesIO(get_reader(descr.weights.torchscript.source).read())  # from inside the zip, too
-    script = torch.jit.load(weights, map_location="cpu").eval()
-    config = our_config(descr)
+    if descr.weights.torchscript is not None:
+        weights = io.BytesIO(get_reader(descr.weights.torchscript.source).read())  # from inside the zip, too
+        network = torch.jit.load(weights, map_location="cpu")
+    else:
+        reason = runs_own_code(descr)
+        if not trust_code:
+            raise ValueError(reason)
+        from bioimageio.core.backends.pytorch_backend import load_torch_model
+
+        network = load_torch_model(descr.weights.pytorch_state_dict, load_state=True, devices=["cpu"])
     inp, out = descr.inputs[0], descr.outputs[0]
     ops = [] if config else [(p.id, _kwargs(p)) for p in inp.preprocessing]
     halo = max([int(getattr(a, "halo", 0) or 0) for a in out.axes] + [0])
     # Ours: padded as the network itself pads, with its own context, so the package gives what the model gives.
     size = (int(config["pad_multiple"]),) * 2 if config else _input_size(inp)
-    module = _PackagedNetwork(script, ops, size, int(config.get("receptive_field", halo)),
-                              channel="channel" in _axes(inp))
-    return descr, module, config
+    return _PackagedNetwork(network.eval(), ops, size, int(config.get("receptive_field", halo)),
+                            channel="channel" in _axes(inp))
 
 
 def our_config(descr: Any) -> dict[str, Any]:
@@ -202,7 +238,7 @@ def package_method(name: str) -> MethodSpec | None:
     """A BioImage Model Zoo package path as a method (the registry's resolver); ``None`` for other names."""
     if not is_package(name):
         return None
-    descr, module, config = load_package(name)
+    descr, config = load_package(name)
     inp = descr.inputs[0]
     least, step = _input_size(inp)
     # A fixed size (step 0) is every tile's size; else tiles are the engine's choice, aligned to the step.
@@ -210,14 +246,20 @@ def package_method(name: str) -> MethodSpec | None:
     if config:
         step, tile = int(config["tile_alignment"]), int(config["tile_size"])
 
-    def build(*, psf: Any, device: torch.device, precision: str = "float32") -> NetworkRestorer:
+    own_code = runs_own_code(descr)
+
+    def build(*, psf: Any, device: torch.device, precision: str = "float32",
+              trust_code: bool = False) -> NetworkRestorer:
         from napari_deblur.hardware import inference_dtype
 
+        module = package_network(descr, config, trust_code=trust_code)
         return NetworkRestorer(module, device, inference_dtype(precision, torch.device(device)))
 
-    return MethodSpec(name=name, kind="network", build=build, params=(precision_param(),),
+    return MethodSpec(name=name, kind="network", build=build,
+                      params=(precision_param(), TRUST_CODE) if own_code else (precision_param(),),
                       description=f"BioImage Model Zoo package: {descr.name}" + (" (napari-deblur)" if config else ""),
-                      default_tile_size=tile, tile_alignment=step)
+                      default_tile_size=tile, tile_alignment=step,
+                      unavailable=(lambda params: None if params["trust_code"] else NEEDS_TRUST) if own_code else None)
 
 
 add_resolver(package_method)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from napari_deblur.bioimageio.run import TRUST_CODE
 from napari_deblur.cli._common import (
     RGB_HELP,
     _add_param_flags,
@@ -51,6 +52,7 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--fill-missing-chunks", action="store_true", help="Zarr input: deblur chunks that were never "
                    "written as the array's fill value (with a warning) instead of refusing.")
     _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
+    _add_param_flags(d, [("BioImage Model Zoo package: --method FILE.zip", (TRUST_CODE,))], "param_")
     _add_param_flags(d, [(f"PSF from optics: --psf {k}", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
     _add_param_flags(d, [(f"PSF from the image: --psf {ESTIMATE}", ESTIMATE_PARAMS)], "estimate_")
 
