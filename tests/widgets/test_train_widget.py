@@ -13,8 +13,9 @@ napari = pytest.importorskip("napari")
 
 from napari_deblur.hardware import training_device_text  # noqa: E402
 from napari_deblur.training.events import Error  # noqa: E402
+from napari_deblur.widgets._train_sources import SOURCES  # noqa: E402
 from napari_deblur.widgets.deblur import DeblurWidget  # noqa: E402
-from napari_deblur.widgets.train import SOURCES, TrainWidget  # noqa: E402
+from napari_deblur.widgets.train import TrainWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -22,12 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_deblur.training.files import existing_folder, find_images, image_shape
-from napari_deblur.zoo.bgan import blur_generator_card
+from napari_deblur.zoo.bgan import BGAN, blur_generator_card
 
 if TYPE_CHECKING:
     from napari_deblur.training.config import TrainConfig
 
-BGAN = "bgan"
 #: The content term compares generator output and synthetic blur after this much average pooling.
 CONTENT_POOL = 4
 

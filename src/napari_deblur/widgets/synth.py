@@ -23,6 +23,7 @@ from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets.deblur import guess_axes
+from napari_deblur.zoo.bgan import BGAN
 from napari_deblur.zoo.registration import family_models
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class SynthesizeBlurWidget(DockForm):
         self.kind_help = Label(value="")
         self.kernel_layer = ComboBox(label="kernel", choices=self._image_layers, nullable=True,
                                      tooltip="For kind 'custom': the kernel, as an image layer.")
-        self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models("bgan"), nullable=True,
+        self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models(BGAN), nullable=True,
                                   tooltip="For kind 'learned': a blur generator trained on real blurred images "
                                           "(Train dock, 'sharp folder + learned blur', model bgan).")
         self.noise = float_box(0.01, min=0, max=1, step=0.005, decimals=4, zero="off",

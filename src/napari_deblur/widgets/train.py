@@ -37,14 +37,11 @@ from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, float_box
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
-from napari_deblur.widgets._train_layers import (
-    PREVIEW_LAYER,
-    show_preview,
-    write_layer_sources,
-    write_preview_source,
-)
+from napari_deblur.widgets._train_layers import PREVIEW_LAYER, show_preview, write_preview_source
+from napari_deblur.widgets._train_sources import REALISTIC, SCENES_SOURCE, SHOWN_FOR, SOURCES, SYNTHETIC, source_kwargs
 from napari_deblur.widgets.deblur import DeblurWidget
 from napari_deblur.zoo import FAMILIES
+from napari_deblur.zoo.bgan import BGAN
 from napari_deblur.zoo.registration import family_models
 
 if TYPE_CHECKING:
@@ -52,20 +49,8 @@ if TYPE_CHECKING:
 
 SETTINGS = "train_widget"
 POLL_MS = 200
-LAYER_PAIRS, PAIRED_FOLDER = "layer pairs", "paired folder"
-SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE = ("sharp folder + synthetic blur", "sharp layer + synthetic blur",
-                                            "procedural scenes")
-#: Realistic mode (training/realistic.py): with model bgan, the blur generator learns from an unpaired folder of
-#: real blurred images; with a deblurring model, it trains on a trained generator's blur.
-REALISTIC = "sharp folder + learned blur"
-SOURCES = (LAYER_PAIRS, PAIRED_FOLDER, SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE, REALISTIC)
-SYNTHETIC = (SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE, REALISTIC)
 SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss",
          "seed", "val_every")
-#: Per-field visibility by data source (the blur widgets show for every synthetic source).
-SHOWN_FOR = {"blurred_layer": (LAYER_PAIRS,), "sharp_layer": (LAYER_PAIRS, SHARP_LAYER),
-             "pairs_folder": (PAIRED_FOLDER,), "sharp_folder": (SHARP_FOLDER, REALISTIC), "scenes": (SCENES_SOURCE,),
-             "blur": SYNTHETIC, "blur_help": SYNTHETIC, "noise": SYNTHETIC}
 
 
 class TrainWidget(DockForm):
@@ -96,7 +81,7 @@ class TrainWidget(DockForm):
                                      "names, or the GoPro layout (*/blur/*, */sharp/*).")
         self.sharp_folder = FileEdit(label="sharp folder", mode="d", tooltip="Sharp images (2D, RGB or stacks).")
         self.real_folder = FileEdit(label="real blurred", mode="d", tooltip=FIELD_HELP["real_blurred"])
-        self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models("bgan"), nullable=True,
+        self.generator = ComboBox(label="blur generator", choices=lambda _w: family_models(BGAN), nullable=True,
                                   tooltip=FIELD_HELP["bgan"])
         for folder in ("pairs_folder", "sharp_folder", "real_folder"):
             if s.get(folder) and isinstance(s[folder], str):  # never "": FileEdit makes it the current directory
@@ -220,42 +205,15 @@ class TrainWidget(DockForm):
     # -- config ------------------------------------------------------------------------------------
     def build_config(self, *, write_layers: bool = True) -> TrainConfig:
         """The TrainConfig the fields describe; layer sources are written to a temporary folder first."""
-        source = self.source.value
         kw: dict[str, Any] = dict(
             model=self.model.value, size=self.size.value, name=self.name.value.strip(), steps=self.steps.value,
             batch=self.batch.value, patch=self.patch.value, lr=self.lr.value, fft_weight=self.fft_weight.value,
             loss=self.loss.value, seed=self.seed.value, val_every=self.val_every.value,
             checkpoint_every=self.val_every.value)
-        if source in SYNTHETIC:
-            kw.update(blur=self.blur.value, blur_params=self.blur_params(), noise=self.noise.value)
-        if source == PAIRED_FOLDER:
-            kw["pairs"] = self._folder(self.pairs_folder, "pairs folder (blur/ + sharp/)")
-        elif source == SHARP_FOLDER:
-            kw["sharp"] = self._folder(self.sharp_folder, "sharp folder")
-        elif source == SCENES_SOURCE:
-            kw["scenes"] = self.scenes.value
-        elif source == REALISTIC:
-            kw["sharp"] = self._folder(self.sharp_folder, "sharp folder")
-            if not FAMILIES[self.model.value].deblurs:
-                kw["real_blurred"] = self._folder(self.real_folder, "folder of real blurred images")
-            elif self.generator.value is None:
-                raise ValueError("No blur generator chosen: train one first (model bgan, with a folder of real "
-                                 "blurred images), then choose it as blur generator.")
-            else:
-                kw["bgan"] = self.generator.value
-        elif write_layers:
-            folder = write_layer_sources(self.blurred_layer.value, self.sharp_layer.value, source == LAYER_PAIRS)
-            kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(folder)
+        kw.update(source_kwargs(self, write_layers))
         if write_layers and self.preview_on.value is not None:
             kw["preview_image"] = str(write_preview_source(self.preview_on.value, self.viewer))
         return TrainConfig(**kw)
-
-    @staticmethod
-    def _folder(widget: FileEdit, what: str) -> str:
-        text = widget.line_edit.value.strip()
-        if not text:
-            raise ValueError(f"No {what} chosen: pick a folder first.")
-        return text
 
     def _resume_config(self) -> TrainConfig:
         run_dir = self.build_config(write_layers=False).run_dir

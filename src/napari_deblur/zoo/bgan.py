@@ -111,6 +111,10 @@ class BlurGenerator(nn.Module):
         return [out] if return_all_scales else out
 
 
+#: The family's name: the training mode, the docks and the CLI refer to blur generators by it.
+BGAN = "bgan"
+
+
 def blur_generator_card(name: str) -> dict:
     """The card of the trained blur generator ``name`` (model name or path); ValueError when there is none."""
     path = find_weights(name)
@@ -118,7 +122,7 @@ def blur_generator_card(name: str) -> dict:
         raise ValueError(f"No trained blur generator {name!r}: train one first (model bgan with sharp images and "
                          "real_blurred), then give its name or .safetensors path.")
     card = read_card(path)
-    if card.get("family") != "bgan":
+    if card.get("family") != BGAN:
         raise ValueError(f"{name!r} is a {card.get('family')} model, not a blur generator (bgan): train one with "
                          "model bgan, or give the one you trained.")
     return card
@@ -131,7 +135,7 @@ def load_blur_generator(name: str) -> BlurGenerator:
 
 
 register_family(Family(
-    name="bgan",
+    name=BGAN,
     cls=BlurGenerator,
     sizes=SIZES,
     description="Blur generator (BGAN): sharp image + noise -> realistic blurred image, learned from unpaired "
