@@ -104,23 +104,14 @@ class SRN(nn.Module):
         one_scale = per_level * (1 + 2 + 4) + 4 * lp + 2 * b * p * (4 + 2 + 1) + 4 + 2
         self.receptive_field = int(min(64, one_scale))
 
-    #: On multiples of this every scale is a multiple of MULTIPLE and no scale pads: a traced graph (the BioImage
-    #: Model Zoo export) then computes exactly what this module does.
+    #: The input is padded to a multiple of this first: every scale is then an exact halving and a multiple of
+    #: MULTIPLE, so no size is rounded, and a traced graph (the BioImage Model Zoo export) computes exactly what
+    #: this module does at every size.
     multiple = 4 * MULTIPLE
 
-    def _scale_sizes(self, h: int, w: int) -> list[tuple[int, int]]:
-        """Exact (H, W) of every scale, coarse to fine; the finest is the input's own size."""
-        sizes = []
-        for s in reversed(range(self.n_scales)):
-            if torch.jit.is_tracing():
-                # Traced (the BioImage Model Zoo export), h and w are tensors: integer halving keeps the graph valid
-                # at every size; on multiples of 16 it is exactly the rounding below.
-                step = round(1 / SCALE_FACTOR**s)
-                sizes.append((h // step, w // step))
-                continue
-            f = SCALE_FACTOR**s
-            sizes.append((max(1, round(h * f)), max(1, round(w * f))))
-        return sizes
+    def _scale_steps(self) -> list[int]:
+        """The downsampling of every scale, coarse to fine (4, 2, 1 for three scales)."""
+        return [round(1 / SCALE_FACTOR**s) for s in reversed(range(self.n_scales))]
 
     def step(
         self,
@@ -171,15 +162,18 @@ class SRN(nn.Module):
         torch.Tensor or list of torch.Tensor
             (N, C, H, W), or a list of ``n_scales`` estimates whose last is (N, C, H, W).
         """
+        h, w = x.shape[-2:]
+        xp, _ = pad_to_multiple(x, self.multiple)
         estimates: list[torch.Tensor] = []
         estimate: torch.Tensor | None = None
         state: tuple[torch.Tensor, torch.Tensor] | None = None
-        for size in self._scale_sizes(*x.shape[-2:]):
-            blurred = resize_to(x, size)
+        for step in self._scale_steps():
+            size = (xp.shape[-2] // step, xp.shape[-1] // step)
+            blurred = resize_to(xp, size)
             # At the coarsest scale there is no estimate yet: the blurred image stands in for it.
             previous = blurred if estimate is None else resize_to(estimate, size)
             estimate, state = self.step(blurred, previous, state)
-            estimates.append(estimate)
+            estimates.append(crop_to(estimate, (-(-h // step), -(-w // step))))  # the padding's share cropped off
         return estimates if return_all_scales else estimates[-1]
 
 
