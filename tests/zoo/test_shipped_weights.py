@@ -21,8 +21,8 @@ from napari_deblur.zoo.weights import load_model, read_card
 from tests.conftest import shared_data
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
-SHIPPED = ("nafnet-small", "nafnet-small-microscopy", "deblurgan-small", "srn-small")  # issues 11, 12; two follow
-GENERAL = ("nafnet", "deblurgan", "srn")  # each family runs its shipped <family>-small by default
+SHIPPED = ("nafnet-small", "nafnet-small-microscopy", "deblurgan-small", "srn-small", "swin_unet-small")  # 11, 12
+GENERAL = ("nafnet", "deblurgan", "srn", "swin_unet")  # each family runs its shipped <family>-small by default
 MICROSCOPY = "nafnet-small-microscopy"
 
 
@@ -57,9 +57,10 @@ def test_shipped_model_loads_strictly_and_its_card_is_complete(name):
 #: Guards against a broken or mistrained file, set below what each shipped model measured (weights/README.md),
 #: as (least mean gain, least single gain) in dB. The first CPU-trained nafnet-small gains +1.7 dB with Levin
 #: kernel 2 and loses 0.35 dB with the large kernel 6 (mean +0.69 dB); deblurgan-small gains +1.67 to -0.30 dB
-#: (mean +0.58 dB); srn-small +1.28 to -0.93 dB (mean +0.26 dB: it loses most on kernel 6). All are short of the
-#: +2 dB the weights issues ask for; an untrained network loses several dB.
-GAIN_FLOORS = {"nafnet": (0.5, -0.6), "deblurgan": (0.4, -0.6), "srn": (0.15, -1.1)}
+#: (mean +0.58 dB); srn-small +1.28 to -0.93 dB (mean +0.26 dB: it loses most on kernel 6); swin_unet-small
+#: +1.55 to -0.48 dB (mean +0.40 dB). All are short of the +2 dB the weights issues ask for; an untrained network
+#: loses several dB.
+GAIN_FLOORS = {"nafnet": (0.5, -0.6), "deblurgan": (0.4, -0.6), "srn": (0.15, -1.1), "swin_unet": (0.25, -0.7)}
 
 
 @pytest.mark.parametrize("family", GENERAL)
