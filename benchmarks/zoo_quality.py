@@ -136,7 +136,7 @@ def microscopy(model: str | None) -> tuple[list[str], dict[str, float]]:
     return lines, {label: p - rows[0][1] for label, p in rows}
 
 
-def speed(models: list[str]) -> list[str]:
+def speed(models: list[str]) -> tuple[list[str], dict[str, float]]:
     image = np.clip(iio.imread(SHARED / "kodak24" / "kodim01.png")[..., 1].astype(np.float32) / 255, 0, 1)
     image = np.tile(image, (3, 3))[:1024, :1024]
     kernel = _kernels()[0]
@@ -144,13 +144,15 @@ def speed(models: list[str]) -> list[str]:
              ("richardson_lucy 30 it (with PSF)", "richardson_lucy", {"psf": kernel, "iterations": 30}),
              *[(f"{m} (blind)", m, {}) for m in models]]
     lines = ["| method | s / MP (1024x1024 grey) |", "|---|---|"]
+    per_method = {}
     for label, method, kwargs in cases:
         nd.deblur(image[:256, :256], method, **kwargs)  # warm-up: weights loaded, kernels compiled
         start = time.perf_counter()
         nd.deblur(image, method, **kwargs)
-        lines.append(f"| {label} | {(time.perf_counter() - start) / (image.size / 1e6):.2f} |")
+        per_method[method] = (time.perf_counter() - start) / (image.size / 1e6)
+        lines.append(f"| {label} | {per_method[method]:.2f} |")
         print(lines[-1], flush=True)
-    return lines
+    return lines, per_method
 
 
 def _write_cards(scores: dict[str, dict]) -> None:
@@ -191,7 +193,7 @@ def main() -> None:
     gopro_lines, gopro_means, never_worse = gopro(general)
     sharp_lines, sharp_changes = sharp_stays_sharp(kodak, general)
     micro_lines, micro_gains = microscopy(micro)
-    speed_lines = [] if args.skip_speed else speed(general + ([micro] if micro else []))
+    speed_lines, seconds_per_mp = ([], {}) if args.skip_speed else speed(general + ([micro] if micro else []))
 
     def gain(means: dict[str, float], m: str) -> float:
         return means[f"{m} (blind)"] - means["blurred input"]
@@ -227,6 +229,8 @@ def main() -> None:
                                 "sharp_input_change_db": round(sharp_changes[m], 2)} for m in general}
         if micro:
             cards[micro] = {"flowdec_bars25_gain_db": round(micro_gains[f"{micro}, blind, plane by plane"], 2)}
+        for method, seconds in seconds_per_mp.items():  # the family's name runs its <family>-small
+            cards.setdefault(method if method == micro else f"{method}-small", {})["seconds_per_mp"] = round(seconds, 2)
         _write_cards(cards)
 
 

@@ -71,8 +71,8 @@ def picture(models: list[str]) -> None:
 
 
 def table(models: list[str]) -> None:
-    lines = ["| family | parameters | Kodak24 x Levin | Set12 x Levin | GoPro (real) | sharp input | "
-             "training (CPU hours) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| family | parameters | Kodak24 x Levin | Set12 x Levin | GoPro (real) | sharp input | s / MP | "
+             "training (CPU hours) |", "|---|---|---|---|---|---|---|---|"]
     for m in models:
         card = read_card(ROOT / "weights" / f"{m}-small.safetensors")
         s = card.get("scores", {})
@@ -83,11 +83,12 @@ def table(models: list[str]) -> None:
         hours = card.get("training", {}).get("seconds", 0) / 3600
         lines.append(f"| `{m}` | {card['parameters'] / 1e6:.2f} M | {db('kodak24_levin_gain_db')} | "
                      f"{db('set12_levin_gain_db')} | {db('gopro_gain_db')} | {db('sharp_input_change_db')} | "
-                     f"{hours:.1f} |")
+                     f"{s.get('seconds_per_mp', '-')} | {hours:.1f} |")
     body = "\n".join(["Gains over the blurred input, blind, from `benchmarks/zoo_quality.py` (the protocol in "
                       "benchmarks.md); *sharp input* is the change on unblurred noisy Kodak24 (0 is ideal). "
                       "Targets: +3 dB on the synthetic sets, +0.5 dB on real blur, at most 0.3 dB lost on sharp "
-                      "input. Seconds per megapixel: the *Sizes at a glance* table above.", "", *lines, "",
+                      "input. Seconds per megapixel: a 1024x1024 grey image on the benchmark's CPU, default precision "
+                      "(the *Sizes at a glance* table above has float32 and bfloat16 for every size).", "", *lines, "",
                       "![Each shipped model beside the input and the truth](images/model_comparison.png)"])
     text = MODELS_MD.read_text()
     start, end = "<!-- shipped-models:start -->", "<!-- shipped-models:end -->"
