@@ -21,8 +21,10 @@ from napari_deblur.zoo.weights import load_model, read_card
 from tests.conftest import shared_data
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
-SHIPPED = ("nafnet-small", "nafnet-small-microscopy", "deblurgan-small", "srn-small", "swin_unet-small")  # 11, 12
-GENERAL = ("nafnet", "deblurgan", "srn", "swin_unet")  # each family runs its shipped <family>-small by default
+SHIPPED = ("nafnet-small", "nafnet-small-microscopy", "deblurgan-small", "srn-small", "swin_unet-small",
+           "msdf_unet-small")  # issues 11, 12
+#: Each family runs its shipped <family>-small by default.
+GENERAL = ("nafnet", "deblurgan", "srn", "swin_unet", "msdf_unet")
 MICROSCOPY = "nafnet-small-microscopy"
 
 
@@ -58,9 +60,10 @@ def test_shipped_model_loads_strictly_and_its_card_is_complete(name):
 #: as (least mean gain, least single gain) in dB. The first CPU-trained nafnet-small gains +1.7 dB with Levin
 #: kernel 2 and loses 0.35 dB with the large kernel 6 (mean +0.69 dB); deblurgan-small gains +1.67 to -0.30 dB
 #: (mean +0.58 dB); srn-small +1.28 to -0.93 dB (mean +0.26 dB: it loses most on kernel 6); swin_unet-small
-#: +1.55 to -0.48 dB (mean +0.40 dB). All are short of the +2 dB the weights issues ask for; an untrained network
-#: loses several dB.
-GAIN_FLOORS = {"nafnet": (0.5, -0.6), "deblurgan": (0.4, -0.6), "srn": (0.15, -1.1), "swin_unet": (0.25, -0.7)}
+#: +1.55 to -0.48 dB (mean +0.40 dB); msdf_unet-small +1.47 to -0.36 dB (mean +0.46 dB). All are short of the
+#: +2 dB the weights issues ask for; an untrained network loses several dB.
+GAIN_FLOORS = {"nafnet": (0.5, -0.6), "deblurgan": (0.4, -0.6), "srn": (0.15, -1.1), "swin_unet": (0.25, -0.7),
+               "msdf_unet": (0.3, -0.6)}
 
 
 @pytest.mark.parametrize("family", GENERAL)
