@@ -81,9 +81,10 @@ def table(models: list[str]) -> None:
             return f"{s[key]:+.2f} dB" if key in s else "-"
 
         hours = card.get("training", {}).get("seconds", 0) / 3600
+        speed = f"{s['seconds_per_mp']:.2f}" if "seconds_per_mp" in s else "-"
         lines.append(f"| `{m}` | {card['parameters'] / 1e6:.2f} M | {db('kodak24_levin_gain_db')} | "
                      f"{db('set12_levin_gain_db')} | {db('gopro_gain_db')} | {db('sharp_input_change_db')} | "
-                     f"{s.get('seconds_per_mp', '-')} | {hours:.1f} |")
+                     f"{speed} | {hours:.1f} |")
     body = "\n".join(["Gains over the blurred input, blind, from `benchmarks/zoo_quality.py` (the protocol in "
                       "benchmarks.md); *sharp input* is the change on unblurred noisy Kodak24 (0 is ideal). "
                       "Targets: +3 dB on the synthetic sets, +0.5 dB on real blur, at most 0.3 dB lost on sharp "
