@@ -229,8 +229,11 @@ def main() -> None:
                                 "sharp_input_change_db": round(sharp_changes[m], 2)} for m in general}
         if micro:
             cards[micro] = {"flowdec_bars25_gain_db": round(micro_gains[f"{micro}, blind, plane by plane"], 2)}
-        for method, seconds in seconds_per_mp.items():  # the family's name runs its <family>-small
-            cards.setdefault(method if method == micro else f"{method}-small", {})["seconds_per_mp"] = round(seconds, 2)
+        # Speed goes on the card of the file each method ran (a family's name runs its <family>-small); the
+        # classical anchors have no card.
+        for card_name, method in [*((f"{m}-small", m) for m in general), *([(micro, micro)] if micro else [])]:
+            if method in seconds_per_mp:
+                cards[card_name]["seconds_per_mp"] = round(seconds_per_mp[method], 2)
         _write_cards(cards)
 
 
