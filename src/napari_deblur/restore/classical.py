@@ -41,7 +41,7 @@ def _taper_window(shape: tuple[int, ...], margins: list[tuple[int, int]], device
     return window
 
 
-class _FFTDeconvolver:
+class FFTDeconvolver:
     """Shared machinery: padding, OTF cache, edge tapering, cropping back."""
 
     def __init__(self, psf: np.ndarray, device: torch.device, periodic: bool = False) -> None:
@@ -131,7 +131,7 @@ def _regularizer_spectrum(kind: str, shape: tuple[int, ...], device: torch.devic
     return total
 
 
-class WienerDeconvolver(_FFTDeconvolver):
+class WienerDeconvolver(FFTDeconvolver):
     """Regularized inverse filter X = H* Y / (|H|^2 + balance |R|^2)."""
 
     def __init__(self, psf: np.ndarray, device: torch.device, balance: float, regularizer: str) -> None:
@@ -153,7 +153,7 @@ class WienerDeconvolver(_FFTDeconvolver):
         return self.crop(self.filter(padded, self._filter(full)), pads)
 
 
-class RichardsonLucyDeconvolver(_FFTDeconvolver):
+class RichardsonLucyDeconvolver(FFTDeconvolver):
     """Richardson-Lucy with optional total-variation regularization (Dey et al. 2006).
 
     Only observed pixels enter the data term: the reflected extension is a starting guess that the
@@ -246,21 +246,22 @@ def _biggs_andrews(step: Callable[[torch.Tensor], torch.Tensor], est: torch.Tens
     return est
 
 
-def _psf_scale(psf_scale: float, psf_scale_z: float) -> tuple[float, float, float]:
-    return (psf_scale_z, psf_scale, psf_scale)
+def prepare_for_method(psf: np.ndarray, psf_scale: float, psf_scale_z: float, psf_centering: str) -> np.ndarray:
+    """The PSF as a classical method uses it, from the method's PSF parameters (:data:`PSF_PARAMS`)."""
+    return prepare_psf(psf, scale=(psf_scale_z, psf_scale, psf_scale), centering=psf_centering)
 
 
 def _build_wiener(*, psf, device, balance, regularizer, psf_scale, psf_scale_z, psf_centering):
-    prepared = prepare_psf(psf, scale=_psf_scale(psf_scale, psf_scale_z), centering=psf_centering)
-    return WienerDeconvolver(prepared, device, balance, regularizer)
+    return WienerDeconvolver(prepare_for_method(psf, psf_scale, psf_scale_z, psf_centering), device, balance,
+                             regularizer)
 
 
 def _build_rl(*, psf, device, iterations, tv_weight, accelerate, boundary, psf_scale, psf_scale_z, psf_centering):
-    prepared = prepare_psf(psf, scale=_psf_scale(psf_scale, psf_scale_z), centering=psf_centering)
+    prepared = prepare_for_method(psf, psf_scale, psf_scale_z, psf_centering)
     return RichardsonLucyDeconvolver(prepared, device, iterations, tv_weight, accelerate, boundary == "periodic")
 
 
-_PSF_PARAMS = (
+PSF_PARAMS = (
     Param("psf_scale", float, 1.0, "PSF pixel size divided by the image's pixel size (lateral).",
           min=0.05, max=20.0, advanced=True),
     Param("psf_scale_z", float, 1.0, "PSF z-step divided by the image's z-step (3D PSFs only).",
@@ -280,7 +281,7 @@ register(MethodSpec(
               min=1e-6, max=10.0),
         Param("regularizer", str, "gradient", "Penalty applied by the balance term.",
               choices=("gradient", "laplacian", "identity"), advanced=True),
-        *_PSF_PARAMS,
+        *PSF_PARAMS,
     ),
 ))
 
@@ -304,6 +305,6 @@ register(MethodSpec(
               "observed pixels are fitted (no border ringing); periodic: no margins, as RedLionfish and sdeconv "
               "do - 4x faster on a 160^3 stack with a 61x32x32 PSF, but light wraps across opposite borders, "
               "so only for objects away from the borders.", choices=("extend", "periodic"), advanced=True),
-        *_PSF_PARAMS,
+        *PSF_PARAMS,
     ),
 ))

@@ -1,0 +1,140 @@
+"""Coarse to fine: the blur kernel of a whole image, estimated from the image alone.
+
+The structure of the best published estimators without training (Xu, Zheng & Jia, CVPR 2013; Pan, Sun, Pfister &
+Yang, CVPR 2016): a pyramid of scales a factor sqrt(2) apart, coarsest where the kernel is about 5 pixels wide. At
+each scale the latent image (L0 gradient prior, :mod:`.latent`) and the kernel (least squares on gradients,
+:mod:`.kernel_step`) are updated in turn a few times, the L0 weight easing off so finer edges join in as the
+kernel firms up; the kernel, upsampled, starts the next scale. Clipped highlights are left out of the data terms,
+and the prior's weight follows the noise level measured in the image.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+
+import numpy as np
+from skimage.transform import resize
+
+from napari_deblur.psfs.estimate.fourier import grad, periodic_extend
+from napari_deblur.psfs.estimate.kernel_step import centre, delta, project, solve_kernel
+from napari_deblur.psfs.estimate.latent import l0_latent
+from napari_deblur.restore.engine import Progress
+from napari_deblur.restore.intensity import policy_range
+from napari_deblur.restore.noise import noise_sigma
+
+#: Scales are this factor apart; the coarsest kernel is about COARSEST pixels wide.
+RATIO = math.sqrt(0.5)
+COARSEST = 5
+#: Latent/kernel alternations per scale, the L0 weight at the start and its decay per alternation (Pan et al.).
+ALTERNATIONS = 5
+L0_WEIGHT = 4e-3
+L0_DECAY = 1.0
+L0_FLOOR = 1e-4
+#: Values under 1/20 of the final kernel's maximum are taken as noise of the solve (Pan et al.'s k_thresh).
+FINAL_FLOOR = 0.05
+#: A pixel this close to the image's maximum, on a plateau of them, is a clipped highlight.
+SATURATION = 0.985
+#: The smallest image side, in multiples of the largest kernel side: a kernel needs edges all around it.
+MIN_SIDE_PER_KERNEL = 2
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """Grey (Y, X) from a grey or colour (Y, X, 3/4) image, in [0, 1] by the package's intensity policy."""
+    x = np.asarray(image)
+    lo, hi = policy_range(x[..., :3] if x.ndim == 3 else x)
+    x = (x.astype(np.float64) - lo) / ((hi - lo) or 1.0)
+    if x.ndim == 3:
+        x = x[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma: edges as the eye ranks them
+    return np.clip(x, 0, 1) if x.max() > 1 or x.min() < 0 else x
+
+
+def saturated(x: np.ndarray) -> np.ndarray | None:
+    """Where ``x`` (in [0, 1]) is clipped: a plateau at its maximum holding 0.1 % of the pixels or more."""
+    top = x >= SATURATION * x.max()
+    return top if x.max() >= 0.9 and top.mean() >= 1e-3 else None
+
+
+def check_size(shape: tuple[int, ...], size: int) -> None:
+    if len(shape) != 2:
+        raise ValueError(f"The kernel is estimated from a 2D grey or colour image; got shape {shape}.")
+    if size % 2 == 0 or size < 3:
+        raise ValueError(f"kernel_size must be odd and at least 3; got {size}.")
+    if min(shape) < MIN_SIDE_PER_KERNEL * size:
+        raise ValueError(f"The image ({shape[0]}x{shape[1]}) is too small for a kernel of up to {size} px: its "
+                         f"sides must be at least {MIN_SIDE_PER_KERNEL * size}. Pass a smaller kernel_size.")
+
+
+def _odd(n: float) -> int:
+    n = max(3, math.ceil(n))
+    return n if n % 2 else n + 1
+
+
+def _resize_kernel(k: np.ndarray, side: int) -> np.ndarray:
+    """The coarser scale's kernel drawn at this scale's sampling, in a ``side`` x ``side`` window."""
+    grown = resize(k, (round(k.shape[0] / RATIO),) * 2, order=1, anti_aliasing=False)
+    out = np.zeros((side, side))
+    n = min(side, grown.shape[0])
+    a, b = (side - n) // 2, (grown.shape[0] - n) // 2
+    out[a:a + n, a:a + n] = grown[b:b + n, b:b + n]
+    out = np.clip(out, 0, None)
+    return centre(out / out.sum()) if out.sum() > 0 else delta(side)
+
+
+def _start_kernel(side: int) -> np.ndarray:
+    k = np.zeros((side, side))
+    k[side // 2, side // 2 - 1:side // 2 + 1] = 0.5  # two pixels, as Pan et al. start: a delta has no direction
+    return k
+
+
+def estimate_kernel_steps(image: np.ndarray, size: int = 31, *, noise: float | None = None,
+                          ) -> Generator[Progress, None, np.ndarray]:
+    """Progress events while estimating; returns the kernel (odd square, non-negative, sums to 1, float32)
+    cropped to the support found within ``size``. See :func:`estimate_kernel`."""
+    x = luminance(image)
+    check_size(x.shape, size)
+    sigma = noise_sigma(x) if noise is None else float(noise)
+    clipped = saturated(x)
+    sides = []
+    while not sides or sides[-1] > COARSEST:
+        sides.append(_odd(size * RATIO ** len(sides)))
+    sides[0] = size
+    levels = len(sides)
+    total = levels * ALTERNATIONS
+    # Noise needs a firmer prior: it is the level that makes weak gradients untrustworthy (sigma 0.01 -> x1).
+    lam = L0_WEIGHT * max(1.0, sigma / 0.01)
+    kernel = None
+    for level in reversed(range(levels)):
+        side, scale = sides[level], RATIO ** level
+        shape = (max(2 * side, round(x.shape[0] * scale)), max(2 * side, round(x.shape[1] * scale)))
+        blurred = resize(x, shape, order=1, anti_aliasing=level > 0) if level else x
+        kernel = _start_kernel(side) if kernel is None else _resize_kernel(kernel, side)
+        trusted = None
+        if clipped is not None:
+            from scipy import ndimage  # noqa: PLC0415 - only for images with clipped highlights
+            small = resize(clipped.astype(float), shape, order=0) > 0.5 if level else clipped
+            trusted = ~ndimage.binary_dilation(small, np.ones((side, side)))
+        # Both steps work on the periodic extension, where circular convolution is exact, so no false edge
+        # at the borders enters the kernel's fit.
+        extended = periodic_extend(blurred, side)
+        weights = None
+        if trusted is not None:
+            weights = np.ones(extended.shape)
+            weights[: shape[0], : shape[1]] = trusted
+        blurred_grads = grad(extended)
+        for it in range(ALTERNATIONS):
+            latent = l0_latent(extended, kernel, lam, weights)
+            kernel = project(solve_kernel(grad(latent), blurred_grads, kernel, weights))
+            lam = max(lam / L0_DECAY, L0_FLOOR)
+            done = (levels - 1 - level) * ALTERNATIONS + it + 1
+            yield Progress(done, total, f"Estimating the kernel: scale {levels - level}/{levels}")
+    kernel = project(kernel, floor=FINAL_FLOOR)
+    return _crop_to_support(kernel).astype(np.float32)
+
+
+def _crop_to_support(k: np.ndarray) -> np.ndarray:
+    """The smallest odd square around the array centre that holds every non-zero value, plus a one-pixel rim."""
+    ys, xs = np.nonzero(k)
+    c = k.shape[0] // 2
+    half = min(c, 1 + int(max(abs(ys - c).max(), abs(xs - c).max())))
+    return k[c - half:c + half + 1, c - half:c + half + 1]
