@@ -20,7 +20,7 @@ import numpy as np
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
 from napari_deblur.bioimageio import export_bioimageio
 from napari_deblur.params import Param
-from napari_deblur.psfs import BeadPSF, estimate_kernel, named_psf, optics_psf, psf_from_beads
+from napari_deblur.psfs import BeadPSF, default_request, estimate_kernel, named_psf, optics_psf, psf_from_beads
 from napari_deblur.restore import classical, sparse  # noqa: F401 - register Wiener, Richardson-Lucy, hyper-Laplacian
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
@@ -57,7 +57,7 @@ def train(cfg: Any, *, resume: bool = False, on_event: Any = None) -> Any:
 
 def deblur(
     image: Any,
-    method: str = "richardson_lucy",
+    method: str | None = None,
     *,
     psf: Any = None,
     axes: str | None = None,
@@ -77,16 +77,18 @@ def deblur(
     image : array-like
         2D (YX), RGB/RGBA (YXC), or any stack of planes (ZYX, TYX, CYX, TZYX, TCZYX, ...); uint8,
         uint16, other integers or float. Never modified.
-    method : str
-        A name from :func:`list_methods`, e.g. ``"wiener"`` or ``"richardson_lucy"``.
+    method : str, optional
+        A name from :func:`list_methods`, e.g. ``"wiener"`` or ``"richardson_lucy"``. By default
+        ``"richardson_lucy"`` with a PSF, and without one the blind path: the kernel estimated from the image
+        (``psf="estimate"``), then ``"hyper_laplacian"``.
     psf : array-like or str, optional
         The point-spread function, 2D or 3D, any size up to the image (required by classical methods).
         It is normalized to sum 1 and centred by its centre of mass. A 3D PSF deconvolves ZYX volumes.
         ``"widefield"`` or ``"confocal"`` generates it from the optics given among the keywords (``na``,
         ``wavelength``, ``pixel_size``, ``z_step``, ``ni``, ``ns``, ...; see ``napari-deblur kinds``), 3D for
         an image with a Z axis; a pixel size that cannot fit the optics is refused with what to check.
-        ``"estimate"`` estimates the blur kernel from the 2D image itself (experimental, see
-        :func:`estimate_kernel`; ``kernel_size`` among the keywords, default 31).
+        ``"estimate"`` estimates the blur kernel from the 2D image (grey or colour) itself, with any non-blind
+        method (see :func:`estimate_kernel`; ``kernel_size``, the largest kernel side, among the keywords).
     axes : str, optional
         One letter per dimension from ``TCZYX``. Inferred for 2D images, for ``rgb=True`` (YXC), and for a
         3D image with a 3D PSF (ZYX); otherwise required.
@@ -115,6 +117,7 @@ def deblur(
         The deblurred image, same shape as ``image``. A dask array gives a lazy dask array with the same
         chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
+    method, psf = default_request(method, psf)
     if isinstance(psf, str):  # "widefield"/"confocal" from the optics keywords, "estimate" from the image itself
         psf, params = named_psf(psf, image, axes, rgb, params)
     return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,

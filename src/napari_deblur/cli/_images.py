@@ -20,7 +20,16 @@ from napari_deblur.cli._common import (
     param_line,
 )
 from napari_deblur.io import check_output_format, read_image, read_psf, write_image
-from napari_deblur.psfs import ESTIMATE, ESTIMATE_PARAMS, OPTICS_KINDS, PSF_NAMES, named_psf
+from napari_deblur.psfs import (
+    BLIND_METHOD,
+    ESTIMATE,
+    ESTIMATE_PARAMS,
+    OPTICS_KINDS,
+    PSF_METHOD,
+    PSF_NAMES,
+    default_request,
+    named_psf,
+)
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
@@ -37,10 +46,11 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     d.add_argument("input", type=Path, help="Input image (TIFF keeps dtype and axes; PNG, JPEG, ...; a .zarr store "
                    "or OME-Zarr image streams chunk by chunk).")
     d.add_argument("output", type=Path, help="Output image; written atomically (.zarr: chunk by chunk).")
-    d.add_argument("--method", default="richardson_lucy", help="Method name (see `napari-deblur methods`).")
+    d.add_argument("--method", help=f"Method name (see `napari-deblur methods`); default: {PSF_METHOD} with a PSF, "
+                   f"and without one the blind path: --psf {ESTIMATE} then {BLIND_METHOD}.")
     d.add_argument("--psf", help="PSF image file (needed by classical methods), widefield / confocal to "
                    "generate it from the optics flags (--na, --wavelength, --pixel-size, --z-step, ...), or estimate "
-                   "to estimate the blur kernel from the 2D image itself (experimental; --kernel-size).")
+                   "to estimate the blur kernel from the 2D image (grey or colour) itself (--kernel-size).")
     d.add_argument("--axes", help="Axes of the input, e.g. ZYX, TYX, CYX, YXC (inferred when possible).")
     d.add_argument("--rgb", action="store_true", help=RGB_HELP)
     d.add_argument("--tile-size", type=int, help="Tile edge in pixels (default: the method's choice).")
@@ -95,6 +105,7 @@ def _cmd_methods() -> int:
 
 
 def _cmd_deblur(args: argparse.Namespace) -> int:
+    args.method, args.psf = default_request(args.method, args.psf)
     params = _method_params(args, args.method)
     psf_file = [Path(args.psf)] if args.psf and args.psf not in PSF_NAMES else []
     check_output(args.output, [args.input, *psf_file], args.overwrite)

@@ -14,11 +14,23 @@ from napari_deblur.psfs.optics import OPTICS_KINDS, psf_for_image
 
 ESTIMATE = "estimate"
 PSF_NAMES = (*OPTICS_KINDS, ESTIMATE)
+#: What runs when no method is named: with a PSF, the classical default; without one, the blind path that measured
+#: best on our data (docs/benchmarks.md, "Blind deblurring"): the kernel estimated from the image, then the
+#: hyper-Laplacian deconvolution, which forgives the estimate's small errors.
+PSF_METHOD = "richardson_lucy"
+BLIND_METHOD = "hyper_laplacian"
 #: The settings of ``psf="estimate"`` (keywords of the deblur call, ``--kernel-size`` on the command line).
 ESTIMATE_PARAMS = (
     Param("kernel_size", int, 31, "The largest blur the estimated kernel may describe, in pixels (odd).",
           min=3, max=255),
 )
+
+
+def default_request(method: str | None, psf: Any) -> tuple[str, Any]:
+    """The method (and PSF) a request runs when it names no method: one rule for the API, the CLI and the dock."""
+    if method is not None:
+        return method, psf
+    return (PSF_METHOD, psf) if psf is not None else (BLIND_METHOD, ESTIMATE)
 
 
 def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None,
@@ -41,5 +53,6 @@ def plane_for_estimate(image: Any, axes: str | None, rgb: bool | None) -> np.nda
     if not plain or len(shape) != 2 + colour:
         raise ValueError(f"psf='estimate' works on one 2D image (grey or colour); this one is {shape}"
                          f"{' with axes ' + axes if axes else ''}. For a stack, estimate from one plane with "
-                         "napari_deblur.estimate_kernel(plane) and pass the kernel as psf.")
+                         "napari_deblur.estimate_kernel(plane) and pass the kernel as psf, or choose a blind network "
+                         "method (e.g. nafnet).")
     return np.asarray(image)

@@ -10,14 +10,17 @@ blur kernel of the image layer's current plane is estimated (experimental) into 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, PushButton, SpinBox
 
 from napari_deblur.psfs import ESTIMATE as ESTIMATE_NAME
-from napari_deblur.psfs import ESTIMATE_PARAMS, OPTICS_KINDS, BeadPSF, named_psf, psf_for_image, psf_from_beads
+from napari_deblur.psfs import ESTIMATE_PARAMS, OPTICS_KINDS, BeadPSF, psf_for_image, psf_from_beads
+from napari_deblur.psfs.estimate import estimate_kernel_steps
+from napari_deblur.psfs.named import plane_for_estimate
+from napari_deblur.restore.engine import Progress, drain
 from napari_deblur.synth.kinds import get_kind
 from napari_deblur.widgets._layers import image_layers, layer_psf
 from napari_deblur.widgets._params import ParamPanel
@@ -49,9 +52,11 @@ class PsfSource:
     def __init__(self, viewer: Any, layer_choice: ComboBox, image: Callable[[], tuple[Any, str | None]]) -> None:
         """``layer_choice``: the dock's PSF layer field; ``image()``: the dock's image layer and its axes."""
         self.viewer, self.layer, self.image = viewer, layer_choice, image
-        self.source = ComboBox(label="PSF from", choices=SOURCES, value=LAYER,
-                               tooltip="An image layer holding the PSF, or a microscope whose PSF is generated "
-                                       "from its optics at the image layer's pixel size.")
+        # The blind default (no PSF at hand): the kernel estimated from the image itself, as in the API and CLI.
+        self.source = ComboBox(label="PSF from", choices=SOURCES, value=ESTIMATE,
+                               tooltip="An image layer holding the PSF, a microscope whose PSF is generated from "
+                                       "its optics at the image layer's pixel size, beads, or the blurred image "
+                                       "itself (the kernel is estimated when Run starts).")
         self.optics = ParamPanel()
         self.add_button = PushButton(text="Add PSF layer")
         self.bead_image = ComboBox(label="bead image", choices=lambda _w: image_layers(viewer),
@@ -108,12 +113,12 @@ class PsfSource:
         if len(scale) >= 3 and not layer.rgb:
             fields["z_step"].value = scale[-3]
 
-    def psf_for(self, image: Any, axes: str | None) -> np.ndarray:
-        """The PSF for deblurring ``image`` (an image layer) with these ``axes``."""
+    def psf_for(self, image: Any, axes: str | None) -> np.ndarray | str:
+        """The PSF for deblurring ``image`` (an image layer) with these ``axes``, or ``"estimate"``."""
         if self.source.value == BEADS:
             raise ValueError("Measure the PSF from the beads first (it then becomes the PSF layer).")
         if self.source.value == ESTIMATE:
-            raise ValueError("Estimate the kernel from the image first (it then becomes the PSF layer).")
+            return ESTIMATE_NAME  # estimated by the dock's Run, in its worker, from the plane on screen
         if self.source.value not in OPTICS_KINDS:
             if self.layer.value is None:
                 raise ValueError("This method needs a PSF: choose a PSF layer, or 'PSF from' a microscope.")
@@ -152,22 +157,37 @@ class PsfSource:
         self._use(layer)
         return result
 
+    def plane(self, image: Any, axes: str | None) -> tuple[np.ndarray, str | None]:
+        """The plane of ``image`` a kernel is estimated from: the one on screen for stacks (the viewer's position
+        in the other axes), with its axes."""
+        data = image.data
+        leading = image.ndim - 2
+        if leading:
+            point = image.world_to_data(self.viewer.dims.point[-image.ndim:])
+            index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:leading], image.data.shape))
+            data, axes = data[index], None
+        return np.asarray(data), axes
+
+    def estimate_steps(self, plane: np.ndarray, axes: str | None, rgb: bool) -> Generator[Progress, None, np.ndarray]:
+        """Progress while estimating the kernel of ``plane`` (from :meth:`plane`); returns the kernel. Safe to run
+        in a worker thread: it touches no widget."""
+        size = int(self.kernel_size.value)
+        return (yield from estimate_kernel_steps(plane_for_estimate(plane, axes, rgb), size))
+
     def estimate(self) -> Any:
         """Estimate the blur kernel of the image layer's current plane; add it as the PSF layer (chosen at once)."""
         image, axes = self.image()
         if image is None:
             raise ValueError("Choose the blurred image layer first.")
-        data = image.data
-        leading = image.ndim - 2  # stacks: the plane on screen (the viewer's position in the other axes)
-        if leading:
-            point = image.world_to_data(self.viewer.dims.point[-image.ndim:])
-            index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:leading], image.data.shape))
-            data, axes = data[index], None
-        kernel = named_psf(ESTIMATE_NAME, np.asarray(data), axes, image.rgb or None,
-                           {"kernel_size": int(self.kernel_size.value)})[0]
-        layer = self.viewer.add_image(kernel, name="PSF (estimated)", scale=tuple(image.scale[-2:]), colormap="magma")
+        plane, axes = self.plane(image, axes)
+        kernel = drain(self.estimate_steps(plane, axes, image.rgb))
+        layer = self.add_kernel_layer(kernel, image)
         self._use(layer)
         return layer
+
+    def add_kernel_layer(self, kernel: np.ndarray, image: Any) -> Any:
+        """Show an estimated kernel as a layer, at the image's pixel size."""
+        return self.viewer.add_image(kernel, name="PSF (estimated)", scale=tuple(image.scale[-2:]), colormap="magma")
 
     def _use(self, layer: Any) -> None:
         """Make ``layer`` the dock's PSF."""

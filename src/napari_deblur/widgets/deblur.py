@@ -13,6 +13,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 
 from napari_deblur.hardware import resolve_device
+from napari_deblur.psfs import BLIND_METHOD, default_request, named_psf
 from napari_deblur.restore.engine import deblur_steps, drain
 from napari_deblur.restore.lazy import is_dask
 from napari_deblur.restore.methods import get_method, list_methods
@@ -273,14 +274,22 @@ class DeblurWidget(DockForm):
         self._save()
         layer = req["layer"]
 
-        kwargs = dict(psf=req["psf"], axes=req["axes"], rgb=layer.rgb or None, tile_size=req["tile_size"],
+        kwargs = dict(axes=req["axes"], rgb=layer.rgb or None, tile_size=req["tile_size"],
                       device=req["device"], **req["params"])
         lazy = is_dask(layer.data) and self.lazy.value
+        # psf="estimate": the plane is read here (the viewer's position), the kernel estimated in the worker.
+        plane = self.psf_source.plane(layer, req["axes"]) if isinstance(req["psf"], str) else None
 
         def make_steps():  # a dask layer stays lazy: only its intensity sampling runs now
-            return (yield from deblur_steps(layer.data if lazy else np.asarray(layer.data), req["method"], **kwargs))
+            psf = req["psf"] if plane is None else (yield from self.psf_source.estimate_steps(*plane, layer.rgb))
+            data = layer.data if lazy else np.asarray(layer.data)
+            result = yield from deblur_steps(data, req["method"], psf=psf, **kwargs)
+            return result, (psf if plane is not None else None)
 
-        def on_return(result: Any) -> None:
+        def on_return(outcome: tuple[Any, np.ndarray | None]) -> None:
+            result, kernel = outcome
+            if kernel is not None:
+                self.psf_source.add_kernel_layer(kernel, layer)
             out = output_layer_kwargs(layer, req["method"], req["params"], req["axes"] or "")
             self.viewer.add_image(result, **{k: v for k, v in out.items() if v is not None})
             how = " (lazy: each plane is deblurred when shown)" if lazy else ""
@@ -315,10 +324,8 @@ class DeblurWidget(DockForm):
 
 
 def _default_method(names: list[str]) -> str:
-    """The general NAFNet when it has weights (blind: works without a PSF), else the first method."""
-    if "nafnet" in names and not get_method("nafnet").why_unavailable():
-        return "nafnet"
-    return names[0]
+    """The blind default of the API and the CLI (with *PSF from* "estimate"), else the first method."""
+    return BLIND_METHOD if BLIND_METHOD in names else names[0]
 
 
 def _weights_drop_down(advanced: Container, family: str, saved: str) -> None:
@@ -333,19 +340,23 @@ def _weights_drop_down(advanced: Container, family: str, saved: str) -> None:
                                     tooltip=old.tooltip))
 
 
-def deblur_layer(layer: Any, method: str = "richardson_lucy", *, psf: Any = None,
+def deblur_layer(layer: Any, method: str | None = None, *, psf: Any = None,
                  viewer: napari.Viewer | None = None, axes: str | None = None, **kwargs: Any):
     """Deblur a napari Image layer from the console; return the new layer (added to ``viewer`` if given).
 
-    ``psf`` may be an array or an Image layer. Other keywords go to :func:`napari_deblur.deblur`.
+    ``psf`` may be an array, an Image layer or a name (``"estimate"``, ``"widefield"``, ...); the method and PSF
+    default as in :func:`napari_deblur.deblur`. Other keywords go to :func:`napari_deblur.deblur`.
     """
     from napari.layers import Image
 
     check_image_layer(layer)
-    if psf is not None and not isinstance(psf, np.ndarray):
+    method, psf = default_request(method, psf)
+    if psf is not None and not isinstance(psf, np.ndarray | str):
         psf = layer_psf(psf)
     axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
     data = layer.data if is_dask(layer.data) else np.asarray(layer.data)  # dask stays lazy, as napari keeps it
+    if isinstance(psf, str):
+        psf, kwargs = named_psf(psf, data, axes, layer.rgb or None, kwargs)
     result = drain(deblur_steps(data, method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs))
     spec = get_method(method)
     params = spec.resolve_params({k: v for k, v in kwargs.items() if k in {p.name for p in spec.params}})

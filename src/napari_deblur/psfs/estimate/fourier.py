@@ -20,7 +20,7 @@ def irfft2(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The transfer function of ``kernel`` (origin at its array centre) on the rfft grid of ``shape``."""
-    padded = np.zeros(shape, dtype=np.float64)
+    padded = np.zeros(shape, dtype=np.float32)
     padded[: kernel.shape[0], : kernel.shape[1]] = kernel
     padded = np.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1))
     return rfft2(padded)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
-from napari_deblur.psfs.estimate.fourier import irfft2, rfft2
+from napari_deblur.psfs.estimate.fourier import fast_size, irfft2, rfft2
 
 #: Iterations of one kernel solve, and the Tikhonov weight (Pan et al.'s, for images in [0, 1]).
 SOLVER_STEPS = 100
@@ -47,8 +47,13 @@ def solve_kernel(latent_grads: tuple[np.ndarray, np.ndarray], blurred_grads: tup
     gram = _lags(auto, shape, 2 * r)  # (4r+1)^2 lags of the autocorrelation
     rhs = _lags(cross, shape, r)  # b[i] = sum_p L(p - i) B(p)
 
+    # A x = (gram conv x) on the valid lags + WEIGHT x, with gram's spectrum computed once per solve.
+    size = (fast_size(6 * r + 1),) * 2
+    gram_f = rfft2(np.pad(gram, ((0, size[0] - gram.shape[0]), (0, size[1] - gram.shape[1]))))
+
     def apply(k: np.ndarray) -> np.ndarray:
-        return signal.fftconvolve(gram, k, mode="valid") + WEIGHT * k
+        full = irfft2(gram_f * rfft2(np.pad(k, ((0, size[0] - side), (0, size[1] - side)))), size)
+        return full[2 * r:4 * r + 1, 2 * r:4 * r + 1] + WEIGHT * k
 
     # Non-negative least squares by accelerated projected gradient (FISTA): the constraint inside the solve, not
     # a clip after it, is what keeps the kernel a thin trajectory instead of a blob with negative lobes.

@@ -25,10 +25,12 @@ def l0_latent(extended: np.ndarray, kernel: np.ndarray, lam: float, weights: np.
     ``weights`` (same shape, 0..1, optional) is where the data may be trusted: pixels at 0 (clipped highlights)
     are filled by what the kernel and the prior predict rather than fitted.
     """
+    # float32: half the time of float64 FFTs, and ample for a prior that keeps only strong edges.
+    extended = extended.astype(np.float32)
     shape = extended.shape
     k = otf(kernel, shape)
     k_power = np.abs(k) ** 2
-    d_power = gradient_power(shape)
+    d_power = gradient_power(shape).astype(np.float32)
     data = extended
     s = extended.copy()
     beta = 2 * lam
