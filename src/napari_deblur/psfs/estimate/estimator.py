@@ -4,8 +4,8 @@ The structure of the best published estimators without training (Xu, Zheng & Jia
 Yang, CVPR 2016): a pyramid of scales a factor sqrt(2) apart, coarsest where the kernel is about 5 pixels wide. At
 each scale the latent image (L0 gradient prior, :mod:`.latent`) and the kernel (least squares on gradients,
 :mod:`.kernel_step`) are updated in turn a few times, the L0 weight easing off so finer edges join in as the
-kernel firms up; the kernel, upsampled, starts the next scale. Clipped highlights are left out of the data terms,
-and the prior's weight follows the noise level measured in the image.
+kernel firms up; the kernel, upsampled, starts the next scale. Clipped highlights are left out of the kernel's fit
+(they take the value the current kernel predicts), and the prior's weight follows the noise measured in the image.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Generator
 import numpy as np
 from skimage.transform import resize
 
-from napari_deblur.psfs.estimate.fourier import grad, periodic_extend
+from napari_deblur.psfs.estimate.fourier import grad, irfft2, otf, periodic_extend, rfft2
 from napari_deblur.psfs.estimate.kernel_step import centre, delta, project, solve_kernel
 from napari_deblur.psfs.estimate.latent import l0_latent
 from napari_deblur.restore.engine import Progress
@@ -46,9 +46,12 @@ MIN_SIDE_PER_KERNEL = 2
 def luminance(image: np.ndarray) -> np.ndarray:
     """Grey (Y, X) from a grey or colour (Y, X, 3/4) image, in [0, 1] by the package's intensity policy."""
     x = np.asarray(image)
-    lo, hi = policy_range(x[..., :3] if x.ndim == 3 else x)
+    colour = x.ndim == 3 and x.shape[-1] in (3, 4)
+    if x.ndim != 2 and not colour:
+        raise ValueError(f"The kernel is estimated from a 2D grey or colour image; got shape {x.shape}.")
+    lo, hi = policy_range(x[..., :3] if colour else x)
     x = (x.astype(np.float64) - lo) / ((hi - lo) or 1.0)
-    if x.ndim == 3:
+    if colour:
         x = x[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma: edges as the eye ranks them
     return np.clip(x, 0, 1) if x.max() > 1 or x.min() < 0 else x
 
@@ -117,7 +120,7 @@ def estimate_kernel_steps(image: np.ndarray, size: int = 31, *, noise: float | N
         if clipped is not None:
             from scipy import ndimage  # noqa: PLC0415 - only for images with clipped highlights
             small = resize(clipped.astype(float), shape, order=0) > 0.5 if level else clipped
-            trusted = ~ndimage.binary_dilation(small, np.ones((side, side)))
+            trusted = ~ndimage.binary_dilation(small, np.ones((3, 3)))  # clipping follows the blur: only there
         # Both steps work on the periodic extension, where circular convolution is exact, so no false edge
         # at the borders enters the kernel's fit.
         extended = periodic_extend(blurred, side)
@@ -127,8 +130,12 @@ def estimate_kernel_steps(image: np.ndarray, size: int = 31, *, noise: float | N
             weights[: shape[0], : shape[1]] = trusted
         blurred_grads = grad(extended)
         for it in range(ALTERNATIONS):
-            latent = l0_latent(extended, kernel, lam, weights)
-            kernel = project(solve_kernel(grad(latent), blurred_grads, kernel, weights))
+            latent = l0_latent(extended, kernel, lam)
+            if weights is not None:
+                # Clipped pixels take what the current kernel predicts: no information, and no false edges.
+                predicted = irfft2(rfft2(latent) * otf(kernel, latent.shape), latent.shape)
+                blurred_grads = grad(weights * extended + (1 - weights) * predicted)
+            kernel = project(solve_kernel(grad(latent), blurred_grads, kernel))
             lam = max(lam / L0_DECAY, L0_FLOOR)
             done = (levels - 1 - level) * ALTERNATIONS + it + 1
             yield Progress(done, total, f"Estimating the kernel: scale {levels - level}/{levels}")

@@ -29,18 +29,14 @@ def _lags(spectrum: np.ndarray, shape: tuple[int, int], reach: int) -> np.ndarra
 
 
 def solve_kernel(latent_grads: tuple[np.ndarray, np.ndarray], blurred_grads: tuple[np.ndarray, np.ndarray],
-                 start: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """The least-squares kernel (``start``'s shape, odd square), starting CG from ``start``; not yet projected.
-
-    ``mask`` (1 where the blurred gradients can be trusted) leaves clipped highlights out of the fit.
-    """
+                 start: np.ndarray) -> np.ndarray:
+    """The non-negative least-squares kernel (``start``'s shape, odd square), starting from ``start``; not yet
+    normalized or cleaned (see :func:`project`)."""
     side = start.shape[0]
     r = side // 2
     shape = latent_grads[0].shape
     auto = cross = 0
     for lat, blu in zip(latent_grads, blurred_grads):
-        if mask is not None:
-            lat, blu = lat * mask, blu * mask
         lf = rfft2(lat)
         auto = auto + np.abs(lf) ** 2
         cross = cross + np.conj(lf) * rfft2(blu)

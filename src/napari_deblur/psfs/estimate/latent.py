@@ -18,20 +18,15 @@ BETA_MAX = 1e5
 KAPPA = 2.0
 
 
-def l0_latent(extended: np.ndarray, kernel: np.ndarray, lam: float, weights: np.ndarray | None = None) -> np.ndarray:
+def l0_latent(extended: np.ndarray, kernel: np.ndarray, lam: float) -> np.ndarray:
     """The sharp image whose blur by ``kernel`` best explains ``extended`` (already periodic, see
-    :func:`~napari_deblur.psfs.estimate.fourier.periodic_extend`), with sparse gradients; same shape.
-
-    ``weights`` (same shape, 0..1, optional) is where the data may be trusted: pixels at 0 (clipped highlights)
-    are filled by what the kernel and the prior predict rather than fitted.
-    """
+    :func:`~napari_deblur.psfs.estimate.fourier.periodic_extend`), with sparse gradients; same shape."""
     # float32: half the time of float64 FFTs, and ample for a prior that keeps only strong edges.
     extended = extended.astype(np.float32)
     shape = extended.shape
     k = otf(kernel, shape)
     k_power = np.abs(k) ** 2
     d_power = gradient_power(shape).astype(np.float32)
-    data = extended
     s = extended.copy()
     beta = 2 * lam
     while beta < BETA_MAX:
@@ -39,10 +34,7 @@ def l0_latent(extended: np.ndarray, kernel: np.ndarray, lam: float, weights: np.
         small = gx * gx + gy * gy < lam / beta
         gx[small] = 0
         gy[small] = 0
-        if weights is not None:
-            # Untrusted pixels take the current prediction as their data (a majorize-minimize step).
-            data = weights * extended + (1 - weights) * irfft2(rfft2(s) * k, shape)
-        numerator = np.conj(k) * rfft2(data) + beta * rfft2(grad_adjoint(gx, gy))
+        numerator = np.conj(k) * rfft2(extended) + beta * rfft2(grad_adjoint(gx, gy))
         s = irfft2(numerator / (k_power + beta * d_power), shape)
         beta *= KAPPA
     return s
