@@ -88,6 +88,9 @@ def test_method_fields_come_from_registry(make_napari_viewer):
     widget = DeblurWidget(make_napari_viewer())
     widget.method.value = "wiener"
     assert set(widget.param_values()) == {"balance", "regularizer", "psf_scale", "psf_scale_z", "psf_centering"}
+    # No PSF layer: the PSF is estimated from the image (the blind default); the layer field shows for "a layer".
+    assert not widget.psf_source.source.native.isHidden() and widget.psf.native.isHidden()
+    widget.psf_source.source.value = "a layer"
     assert not widget.psf.native.isHidden()
     assert widget.params.basic["balance"].native.text() == "0.0100"  # the decimals the value needs, not 0.010000
     widget.method.value = "richardson_lucy"
@@ -205,11 +208,13 @@ def test_untrained_network_is_marked_and_models_are_offered_by_name(make_napari_
     assert "img deblurred (srn)" in viewer.layers
 
 
-def test_default_method_is_the_general_network_when_it_has_weights(make_napari_viewer, tmp_path, monkeypatch):
+def test_the_general_network_is_listed_with_its_purpose(make_napari_viewer, tmp_path, monkeypatch):
     monkeypatch.setenv("NAPARI_DEBLUR_MODEL_DIR", str(tmp_path / "models"))
     _save_model(tmp_path / "models", "nafnet-small", "nafnet", "General deblurring: photographs")
     widget = DeblurWidget(make_napari_viewer())
-    assert widget.method.value == "nafnet" and not widget.psf.visible
+    assert widget.method.value == "hyper_laplacian"  # the blind default measured best (docs/benchmarks.md)
+    widget.method.value = "nafnet"
+    assert not widget.psf.visible and not widget.psf_source.source.visible
     labels = dict((name, label) for label, name in widget._method_choices())
     assert labels["nafnet"] == "nafnet: General deblurring: photographs"
 
@@ -303,6 +308,15 @@ def test_psf_measured_from_a_bead_layer_becomes_the_psf(make_napari_viewer):
     assert len(widget.psf_source.measure_beads().used) == 1  # only the bead the user marked
 
 
+def test_the_blind_default_without_a_psf_layer(make_napari_viewer, blurred):
+    viewer = make_napari_viewer()
+    viewer.add_image(blurred, name="photo")
+    widget = DeblurWidget(viewer)
+    assert widget.method.value == "hyper_laplacian" and widget.psf_source.source.value == "estimate (from image)"
+    widget.run()
+    assert "photo deblurred (hyper_laplacian)" in viewer.layers and "PSF (estimated)" in viewer.layers
+
+
 def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_viewer):
     from napari_deblur.psfs import estimate_kernel
     from tests.psfs.test_estimate import _case
@@ -317,14 +331,19 @@ def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_v
     widget.image.value = layer
     widget.psf_source.source.value = "estimate (from image)"
     assert not widget.psf_source.estimate_button.native.isHidden() and widget.psf.native.isHidden()
-    widget.run()  # before estimating: Run says what to do first
-    assert "Estimate the kernel" in widget.status.value
     widget.psf_source.kernel_size.value = 21
+    widget.run()  # Run estimates the kernel in its worker, shows it, and deblurs with it
+    shown = viewer.layers["PSF (estimated)"]
+    np.testing.assert_allclose(shown.data, estimate_kernel(blurred, 21))  # from the plane on screen
+    assert "blurred deblurred (wiener)" in viewer.layers and widget.psf_source.source.value == "estimate (from image)"
+    viewer.layers.remove(shown)
+    viewer.dims.set_current_step(0, 1)  # the result layer moved the viewer: back to the blurred plane
     widget._estimate_kernel()
     kernel = viewer.layers["PSF (estimated)"]
-    assert kernel.data.shape == (21, 21) and abs(kernel.data.sum() - 1) < 1e-4
-    np.testing.assert_allclose(kernel.data, estimate_kernel(blurred, 21))  # from the plane on screen
-    assert tuple(kernel.scale) == (0.5, 0.5) and "21x21 kernel" in widget.status.value
+    side = kernel.data.shape[0]
+    assert kernel.data.shape == (side, side) and side <= 21 and abs(kernel.data.sum() - 1) < 1e-4
+    np.testing.assert_allclose(kernel.data, estimate_kernel(blurred, 21))
+    assert tuple(kernel.scale) == (0.5, 0.5) and f"{side}x{side} kernel" in widget.status.value
     assert widget.psf_source.source.value == "a layer" and widget.psf.value is kernel
 
 

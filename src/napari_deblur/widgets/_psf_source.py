@@ -193,4 +193,8 @@ class PsfSource:
         """Make ``layer`` the dock's PSF."""
         self.layer.reset_choices()
         self.layer.value = layer
+        self.use_layer()
+
+    def use_layer(self) -> None:
+        """Take the PSF from the chosen layer."""
         self.source.value = LAYER

@@ -120,6 +120,8 @@ class DeblurWidget(DockForm):
             getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self._pick_layers()
+        if self.psf.value is not None:  # a layer that looks like a PSF is there: take the PSF from it
+            self.psf_source.use_layer()  # (without one, the kernel is estimated from the image: the blind default)
         self._on_method_changed(method)
         self._on_image_changed(self.image.value)
 
@@ -255,7 +257,7 @@ class DeblurWidget(DockForm):
 
     def _estimate_kernel(self) -> None:
         self._psf_action(self.psf_source.estimate, lambda layer: f"Estimated a {layer.data.shape[0]}x"
-                         f"{layer.data.shape[1]} kernel from the image (experimental): Run uses it as the PSF.")
+                         f"{layer.data.shape[1]} kernel from the image: Run uses it as the PSF.")
 
     def _save(self) -> None:
         params = dict(saved_dict(self._settings, "params"))
