@@ -337,7 +337,8 @@ def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_v
     np.testing.assert_allclose(shown.data, estimate_kernel(blurred, 21))  # from the plane on screen
     assert "blurred deblurred (wiener)" in viewer.layers and widget.psf_source.source.value == "estimate (from image)"
     viewer.layers.remove(shown)
-    viewer.dims.set_current_step(0, 1)  # the result layer moved the viewer: back to the blurred plane
+    widget.image.value = layer  # the dock moved to the result (issue 30): back to the blurred stack
+    viewer.dims.set_current_step(0, 1)
     widget._estimate_kernel()
     kernel = viewer.layers["PSF (estimated)"]
     side = kernel.data.shape[0]
