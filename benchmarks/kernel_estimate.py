@@ -149,7 +149,7 @@ def main() -> None:
         blurred = iio.imread(path).astype(np.float32) / 255
         sharp = iio.imread(path.with_name(path.stem + "_gt.png")).astype(np.float32) / 255
         gopro.append(_score(blurred, sharp[..., 1], None, 31))
-        print("gopro", path.name, {n: round(v, 2) for n, v in row.items()}, flush=True)
+        print("gopro", path.name, {n: round(v, 2) for n, v in gopro[-1].items()}, flush=True)
     lines += _table("GoPro frame averages (real, non-uniform), green channel", gopro)
 
     # Speed on a 1-MP grey image (Kodak 1 upsampled), beside the deconvolution it feeds.

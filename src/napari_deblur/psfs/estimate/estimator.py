@@ -37,6 +37,9 @@ FINAL_FLOOR = 0.05
 #: light thinly (the Levin kernels' peaks hold 3-11 %), while the estimate from a sharp image is a peak with scattered
 #: residue (about 40 % in the peak on a sharp Kodak crop) that, used as a kernel, would shift and ring the image.
 SHARP_PEAK = 0.3
+#: A kernel is kept when its latent image has at most this share of the edges of the image taken as sharp.
+EXPLAINS = 0.95
+EDGE_LEVEL = 1e-4  # squared gradient (0.01 per pixel on [0, 1]) that counts as an edge
 #: A pixel this close to the image's maximum, on a plateau of them, is a clipped highlight.
 SATURATION = 0.985
 #: The smallest image side, in multiples of the largest kernel side: a kernel needs edges all around it.
@@ -140,9 +143,24 @@ def estimate_kernel_steps(image: np.ndarray, size: int = 31, *, noise: float | N
             done = (levels - 1 - level) * ALTERNATIONS + it + 1
             yield Progress(done, total, f"Estimating the kernel: scale {levels - level}/{levels}")
     kernel = project(kernel, floor=FINAL_FLOOR)
-    if kernel.max() >= SHARP_PEAK:
+    if kernel.max() >= SHARP_PEAK or not explains_blur(x, kernel, lam):
         return np.ones((1, 1), np.float32)  # no blur worth undoing: deconvolving would only cost sharpness
     return _crop_to_support(kernel).astype(np.float32)
+
+
+def edge_count(image: np.ndarray, kernel: np.ndarray, lam: float) -> int:
+    """How many pixels of the L0 latent image that ``kernel`` implies for ``image`` carry an edge."""
+    h, w = image.shape
+    gx, gy = grad(l0_latent(periodic_extend(image, max(kernel.shape[0], 8)), kernel, lam))
+    return int(np.count_nonzero((gx * gx + gy * gy)[:h, :w] > EDGE_LEVEL))
+
+
+def explains_blur(image: np.ndarray, kernel: np.ndarray, lam: float) -> bool:
+    """Whether ``kernel`` is a better explanation of ``image`` than no blur at all: a true blur kernel lets the
+    latent image be simpler (fewer edges) than the image taken as sharp; a kernel found in a sharp image makes it
+    busier (it sharpens what was already sharp). Measured: 0.71-0.91 of the no-blur count on blurred photos and
+    Levin's captures, 1.31 for the failure on a sharp Kodak image."""
+    return edge_count(image, kernel, lam) < EXPLAINS * edge_count(image, np.ones((1, 1)), lam)
 
 
 def _crop_to_support(k: np.ndarray) -> np.ndarray:
