@@ -92,9 +92,11 @@ def test_demo_prints_psnr_and_writes_comparison(tmp_path, capsys):
 
     before = psnr("blurred input")
     assert psnr("wiener (true kernel)") > before + 2 and psnr("richardson_lucy (true kernel)") > before + 2
-    side, _ = read_image(tmp_path / "demo_side_by_side.png")  # blurred | wiener | richardson_lucy | sharp
-    assert side.shape == (512, 4 * 512) and side.dtype == np.uint8
-    assert "blurred | wiener (true kernel) | richardson_lucy (true kernel) | sharp" in out
+    assert psnr("blind default: estimated kernel + hyper_laplacian") > before + 1  # no kernel given
+    side, _ = read_image(tmp_path / "demo_side_by_side.png")  # blurred | blind | wiener | richardson_lucy | sharp
+    assert side.shape == (512, 5 * 512) and side.dtype == np.uint8
+    assert ("blurred | blind default: estimated kernel + hyper_laplacian | wiener (true kernel) | richardson_lucy "
+            "(true kernel) | sharp") in out
 
 
 def test_demo_gui_without_display_says_so(tmp_path, capsys, monkeypatch):
