@@ -152,7 +152,21 @@ def _psf_for(args: argparse.Namespace, psf: Any, image: Any, axes: str | None) -
     estimate = ESTIMATE_PARAMS if name == ESTIMATE else ()
     given |= _given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for --psf "
                            "estimate)")
-    return named_psf(name, image, axes, args.rgb or None, given)[0] if name else psf
+    if not name:
+        return psf
+    bars: list[tqdm] = []  # drawn at the estimate's first step: not before a refused request fails
+
+    def show(event: Progress) -> None:
+        if not bars:
+            bars.append(tqdm(total=event.total, desc="estimating the kernel", unit="step"))
+        bars[0].total, bars[0].n = event.total, event.done
+        bars[0].refresh()
+
+    try:
+        return named_psf(name, image, axes, args.rgb or None, given, show)[0]
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> int:
