@@ -34,9 +34,9 @@ L0_FLOOR = 1e-4
 #: Values under 1/20 of the final kernel's maximum are taken as noise of the solve (Pan et al.'s k_thresh).
 FINAL_FLOOR = 0.05
 #: A kernel whose brightest pixel holds this share of its mass is taken for no blur (a delta): camera shake spreads
-#: light thinly (the Levin kernels' peaks hold 3-11 %), while the estimate from a sharp image is a peak with scattered
-#: residue (about 40 % in the peak on a sharp Kodak crop) that, used as a kernel, would shift and ring the image.
-SHARP_PEAK = 0.3
+#: light thinly (the Levin kernels' peaks hold 3-11 %), while estimates from sharp noisy Kodak images were a peak of
+#: 23-40 % with scattered residue that, used as a kernel, rings the image (-14 dB on one of them).
+SHARP_PEAK = 0.2
 #: Images larger than this are estimated from their busiest window of this many pixels (about 724 x 724).
 MAX_PIXELS = 1 << 19
 #: A kernel is kept when its latent image has at most this share of the edges of the image taken as sharp.
