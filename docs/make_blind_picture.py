@@ -3,7 +3,9 @@
 One row per case, left to right: the blurred image, the kernel estimated from it, the true kernel, the blind
 default's result (`nd.deblur(image)`: the estimated kernel, then hyper_laplacian) and the sharp image. Rows: one of
 Levin et al.'s real captures, a Kodak photo in colour with a Levin kernel (sigma 0.01), and a Kodak photo with a
-55-px camera-shake kernel. Composed with Pillow, as the other pictures (the tile helper is theirs).
+55-px camera-shake kernel that the estimator does not pin down: it is judged no better than no blur, so the
+1x1 delta comes back and the image is returned as it is (the safe failure). Composed with Pillow, as the other
+pictures (the tile helper is theirs).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "images" / "blind_kernel.png"
 sys.path.insert(0, str(ROOT / "docs"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _report import blur_protocol  # noqa: E402 - the benchmarks' blur protocol
 from make_psf_pictures import TILE, _picture  # noqa: E402 - one tile style for every picture
+
+from _report import blur_protocol  # noqa: E402 - the benchmarks' blur protocol
 
 
 def _cases():
