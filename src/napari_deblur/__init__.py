@@ -21,6 +21,7 @@ from napari_deblur import zoo  # noqa: F401 - registers every network family as 
 from napari_deblur.bioimageio import export_bioimageio
 from napari_deblur.params import Param
 from napari_deblur.psfs import BeadPSF, default_request, estimate_kernel, named_psf, optics_psf, psf_from_beads
+from napari_deblur.psfs.named import ESTIMATE, deblur_by_windows, estimate_grid
 from napari_deblur.restore import classical, sparse  # noqa: F401 - register Wiener, Richardson-Lucy, hyper-Laplacian
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
@@ -118,6 +119,11 @@ def deblur(
         chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
     method, psf = default_request(method, psf)
+    if isinstance(psf, str) and psf == ESTIMATE and estimate_grid(params) > 1:  # blur that varies: per window
+        def deblur_with(window, kernel, rest, intensity):
+            return drain(deblur_steps(window, method, psf=kernel, rgb=rgb, device=device, output_dtype="float32",
+                                      intensity_range=intensity, **rest))
+        return deblur_by_windows(image, axes, rgb, params, deblur_with, output_dtype)
     if isinstance(psf, str):  # "widefield"/"confocal" from the optics keywords, "estimate" from the image itself
         psf, params = named_psf(psf, image, axes, rgb, params)
     return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,

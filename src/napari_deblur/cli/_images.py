@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from napari_deblur.psfs import (
     default_request,
     named_psf,
 )
+from napari_deblur.psfs.named import deblur_by_windows
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
@@ -115,6 +117,14 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     image, file_axes = read_image(args.input)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     axes = args.axes or file_axes
+    if psf == ESTIMATE and (getattr(args, "estimate_kernel_grid", None) or 1) > 1:  # a kernel per window
+        result = deblur_by_windows(image, axes, args.rgb or None, {
+            "kernel_size": args.estimate_kernel_size or ESTIMATE_PARAMS[0].default,
+            "kernel_grid": args.estimate_kernel_grid, **params}, partial(_window_deblur, args), "float32"
+            if args.float32 else "same")
+        write_image(args.output, result, axes=axes)
+        print(f"wrote {args.output} {result.shape} {result.dtype}")
+        return 0
     psf = _psf_for(args, psf, image, axes)
     steps = deblur_steps(
         image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
@@ -139,6 +149,12 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     write_image(args.output, result, axes=axes)
     print(f"wrote {args.output} {result.shape} {result.dtype}")
     return 0
+
+
+def _window_deblur(args: argparse.Namespace, window: np.ndarray, kernel: np.ndarray, params: dict[str, Any],
+                   intensity: tuple[float, float]) -> np.ndarray:
+    return drain(deblur_steps(window, args.method, psf=kernel, rgb=args.rgb or None, device=args.device,
+                              output_dtype="float32", intensity_range=intensity, **params))
 
 
 def _psf_for(args: argparse.Namespace, psf: Any, image: Any, axes: str | None) -> Any:

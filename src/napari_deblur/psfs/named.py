@@ -10,8 +10,10 @@ import numpy as np
 
 from napari_deblur.params import Param
 from napari_deblur.psfs.estimate import estimate_kernel_steps
+from napari_deblur.psfs.estimate.windows import deblur_in_windows as deblur_by_window_grid
 from napari_deblur.psfs.optics import OPTICS_KINDS, psf_for_image
 from napari_deblur.restore.engine import Progress, drain
+from napari_deblur.restore.intensity import policy_range, restore_dtype
 
 ESTIMATE = "estimate"
 PSF_NAMES = (*OPTICS_KINDS, ESTIMATE)
@@ -25,6 +27,9 @@ ESTIMATE_PARAMS = (
     Param("kernel_size", int, 31, "The largest blur the estimated kernel may describe, in pixels (odd); the "
           "kernel's own extent is found within it.",
           min=3, max=255),
+    Param("kernel_grid", int, 1, "Windows per side for blur that varies across the image: 1 = one kernel for "
+          "the whole image; 2 = a kernel for each overlapping quarter (measured better on real camera blur).",
+          min=1, max=4),
 )
 
 
@@ -43,9 +48,37 @@ def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None, params:
         return psf_for_image(name, np.shape(image), axes, rgb, params)
     if name != ESTIMATE:
         raise ValueError(f"psf={name!r} is not a known PSF; use {', '.join(PSF_NAMES)}, an array or a file.")
+    if estimate_grid(params) > 1:
+        raise ValueError("kernel_grid > 1 (a kernel per window) works through napari_deblur.deblur() and "
+                         "`napari-deblur deblur` on an image in memory; here use kernel_grid=1.")
     size = ESTIMATE_PARAMS[0].validate(params.get("kernel_size", ESTIMATE_PARAMS[0].default))
-    rest = {k: v for k, v in params.items() if k != "kernel_size"}
+    rest = {k: v for k, v in params.items() if k not in ("kernel_size", "kernel_grid")}
     return drain(estimate_kernel_steps(plane_for_estimate(image, axes, rgb), size), on_progress), rest
+
+
+def estimate_grid(params: Mapping[str, Any]) -> int:
+    """The ``kernel_grid`` of a request (1: one kernel for the whole image)."""
+    return ESTIMATE_PARAMS[1].validate(params.get("kernel_grid", ESTIMATE_PARAMS[1].default))
+
+
+def deblur_by_windows(image: Any, axes: str | None, rgb: bool | None, params: Mapping[str, Any],
+                      deblur_with: Callable[[np.ndarray, np.ndarray, dict[str, Any], tuple[float, float]], np.ndarray],
+                      output_dtype: str) -> np.ndarray:
+    """``psf="estimate"`` with ``kernel_grid`` > 1: a kernel estimated and deconvolved per overlapping window
+    (:mod:`napari_deblur.psfs.estimate.windows`). ``deblur_with(window, kernel, params, intensity_range)`` runs the
+    method on one window (float32 out); one intensity range, the whole image's, serves every window."""
+    plane = plane_for_estimate(image, axes, rgb)
+    size = ESTIMATE_PARAMS[0].validate(params.get("kernel_size", ESTIMATE_PARAMS[0].default))
+    rest = {k: v for k, v in params.items() if k not in ("kernel_size", "kernel_grid")}
+    colour = plane.ndim == 3
+    low, high = policy_range(plane[..., :3] if colour else plane)
+
+    def one(window: np.ndarray) -> np.ndarray:
+        kernel = drain(estimate_kernel_steps(window, size))
+        return deblur_with(window, kernel, rest, (low, high))
+
+    result = deblur_by_window_grid(plane, estimate_grid(params), size, one)
+    return restore_dtype(result, plane.dtype, output_dtype)
 
 
 def plane_for_estimate(image: Any, axes: str | None, rgb: bool | None) -> np.ndarray:
