@@ -120,10 +120,7 @@ def deblur(
     """
     method, psf = default_request(method, psf)
     if isinstance(psf, str) and psf == ESTIMATE and estimate_grid(params) > 1:  # blur that varies: per window
-        def deblur_with(window, kernel, rest, intensity):
-            return drain(deblur_steps(window, method, psf=kernel, rgb=rgb, device=device, output_dtype="float32",
-                                      intensity_range=intensity, **rest))
-        return deblur_by_windows(image, axes, rgb, params, deblur_with, output_dtype)
+        return deblur_by_windows(image, method, axes, rgb, params, device, output_dtype)
     if isinstance(psf, str):  # "widefield"/"confocal" from the optics keywords, "estimate" from the image itself
         psf, params = named_psf(psf, image, axes, rgb, params)
     return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +117,10 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     axes = args.axes or file_axes
     if psf == ESTIMATE and (getattr(args, "estimate_kernel_grid", None) or 1) > 1:  # a kernel per window
-        result = deblur_by_windows(image, axes, args.rgb or None, {
-            "kernel_size": args.estimate_kernel_size or ESTIMATE_PARAMS[0].default,
-            "kernel_grid": args.estimate_kernel_grid, **params}, partial(_window_deblur, args), "float32"
-            if args.float32 else "same")
+        given = {"kernel_size": args.estimate_kernel_size or ESTIMATE_PARAMS[0].default,
+                 "kernel_grid": args.estimate_kernel_grid, **params}
+        result = deblur_by_windows(image, args.method, axes, args.rgb or None, given, args.device,
+                                   "float32" if args.float32 else "same")
         write_image(args.output, result, axes=axes)
         print(f"wrote {args.output} {result.shape} {result.dtype}")
         return 0
@@ -149,12 +148,6 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     write_image(args.output, result, axes=axes)
     print(f"wrote {args.output} {result.shape} {result.dtype}")
     return 0
-
-
-def _window_deblur(args: argparse.Namespace, window: np.ndarray, kernel: np.ndarray, params: dict[str, Any],
-                   intensity: tuple[float, float]) -> np.ndarray:
-    return drain(deblur_steps(window, args.method, psf=kernel, rgb=args.rgb or None, device=args.device,
-                              output_dtype="float32", intensity_range=intensity, **params))
 
 
 def _psf_for(args: argparse.Namespace, psf: Any, image: Any, axes: str | None) -> Any:

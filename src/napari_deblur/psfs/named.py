@@ -10,9 +10,9 @@ import numpy as np
 
 from napari_deblur.params import Param
 from napari_deblur.psfs.estimate import estimate_kernel_steps
-from napari_deblur.psfs.estimate.windows import deblur_in_windows as deblur_by_window_grid
+from napari_deblur.psfs.estimate.windows import blend_windows
 from napari_deblur.psfs.optics import OPTICS_KINDS, psf_for_image
-from napari_deblur.restore.engine import Progress, drain
+from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.intensity import policy_range, restore_dtype
 
 ESTIMATE = "estimate"
@@ -51,8 +51,7 @@ def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None, params:
     if estimate_grid(params) > 1:
         raise ValueError("kernel_grid > 1 (a kernel per window) works through napari_deblur.deblur() and "
                          "`napari-deblur deblur` on an image in memory; here use kernel_grid=1.")
-    size = ESTIMATE_PARAMS[0].validate(params.get("kernel_size", ESTIMATE_PARAMS[0].default))
-    rest = {k: v for k, v in params.items() if k not in ("kernel_size", "kernel_grid")}
+    size, rest = _estimate_settings(params)
     return drain(estimate_kernel_steps(plane_for_estimate(image, axes, rgb), size), on_progress), rest
 
 
@@ -61,24 +60,26 @@ def estimate_grid(params: Mapping[str, Any]) -> int:
     return ESTIMATE_PARAMS[1].validate(params.get("kernel_grid", ESTIMATE_PARAMS[1].default))
 
 
-def deblur_by_windows(image: Any, axes: str | None, rgb: bool | None, params: Mapping[str, Any],
-                      deblur_with: Callable[[np.ndarray, np.ndarray, dict[str, Any], tuple[float, float]], np.ndarray],
-                      output_dtype: str) -> np.ndarray:
-    """``psf="estimate"`` with ``kernel_grid`` > 1: a kernel estimated and deconvolved per overlapping window
-    (:mod:`napari_deblur.psfs.estimate.windows`). ``deblur_with(window, kernel, params, intensity_range)`` runs the
-    method on one window (float32 out); one intensity range, the whole image's, serves every window."""
+def deblur_by_windows(image: Any, method: str, axes: str | None, rgb: bool | None, params: Mapping[str, Any],
+                      device: str = "auto", output_dtype: str = "same") -> np.ndarray:
+    """``psf="estimate"`` with ``kernel_grid`` > 1: a kernel estimated and ``method`` run per overlapping window
+    (:mod:`napari_deblur.psfs.estimate.windows`); one intensity range, the whole image's, serves every window."""
     plane = plane_for_estimate(image, axes, rgb)
-    size = ESTIMATE_PARAMS[0].validate(params.get("kernel_size", ESTIMATE_PARAMS[0].default))
-    rest = {k: v for k, v in params.items() if k not in ("kernel_size", "kernel_grid")}
-    colour = plane.ndim == 3
-    low, high = policy_range(plane[..., :3] if colour else plane)
+    size, rest = _estimate_settings(params)
+    intensity = policy_range(plane[..., :3] if plane.ndim == 3 else plane)
 
     def one(window: np.ndarray) -> np.ndarray:
         kernel = drain(estimate_kernel_steps(window, size))
-        return deblur_with(window, kernel, rest, (low, high))
+        return drain(deblur_steps(window, method, psf=kernel, rgb=rgb, device=device, output_dtype="float32",
+                                  intensity_range=intensity, **rest))
 
-    result = deblur_by_window_grid(plane, estimate_grid(params), size, one)
-    return restore_dtype(result, plane.dtype, output_dtype)
+    return restore_dtype(blend_windows(plane, estimate_grid(params), size, one), plane.dtype, output_dtype)
+
+
+def _estimate_settings(params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The largest kernel side of a request, and its other keywords (the method's)."""
+    size = ESTIMATE_PARAMS[0].validate(params.get("kernel_size", ESTIMATE_PARAMS[0].default))
+    return size, {k: v for k, v in params.items() if k not in ("kernel_size", "kernel_grid")}
 
 
 def plane_for_estimate(image: Any, axes: str | None, rgb: bool | None) -> np.ndarray:

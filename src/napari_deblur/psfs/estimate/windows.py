@@ -32,7 +32,7 @@ def _ramp(n: int) -> np.ndarray:
     return np.minimum(edge / max(1.0, n * OVERLAP / 2), 1.0)
 
 
-def deblur_in_windows(image: np.ndarray, grid: int, size: int, deblur_window: Callable[[np.ndarray], np.ndarray],
+def blend_windows(image: np.ndarray, grid: int, size: int, deblur_window: Callable[[np.ndarray], np.ndarray],
                       ) -> np.ndarray:
     """``image`` (Y, X) or (Y, X, C) deblurred window by window: ``deblur_window(window)`` estimates the window's
     kernel and deconvolves it (the caller chooses how); float32, same shape."""
