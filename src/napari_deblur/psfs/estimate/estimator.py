@@ -37,8 +37,8 @@ FINAL_FLOOR = 0.05
 #: light thinly (the Levin kernels' peaks hold 3-11 %), while estimates from sharp noisy Kodak images were a peak of
 #: 23-40 % with scattered residue that, used as a kernel, rings the image (-14 dB on one of them).
 SHARP_PEAK = 0.2
-#: Images larger than this are estimated from their busiest window of this many pixels (about 724 x 724).
-MAX_PIXELS = 1 << 19
+#: Images larger than this are estimated from their busiest window of this many pixels (a Kodak photo, 0.39 MP).
+MAX_PIXELS = 768 * 512
 #: A kernel is kept when its latent image has at most this share of the edges of the image taken as sharp.
 EXPLAINS = 0.95
 EDGE_LEVEL = 1e-4  # squared gradient (0.01 per pixel on [0, 1]) that counts as an edge
