@@ -17,7 +17,7 @@ from scipy import ndimage
 from napari_deblur.psfs.estimate.fourier import fast_size, irfft2, rfft2
 
 #: Iterations of one kernel solve, and the Tikhonov weight (Pan et al.'s, for images in [0, 1]).
-SOLVER_STEPS = 50
+SOLVER_STEPS = 100
 WEIGHT = 2.0
 
 
