@@ -116,7 +116,7 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     image, file_axes = read_image(args.input)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     axes = args.axes or file_axes
-    if psf == ESTIMATE and (getattr(args, "estimate_kernel_grid", None) or 1) > 1:  # a kernel per window
+    if isinstance(psf, str) and psf == ESTIMATE and (args.estimate_kernel_grid or 1) > 1:  # a kernel per window
         given = {"kernel_size": args.estimate_kernel_size or ESTIMATE_PARAMS[0].default,
                  "kernel_grid": args.estimate_kernel_grid, **params}
         result = deblur_by_windows(image, args.method, axes, args.rgb or None, given, args.device,
