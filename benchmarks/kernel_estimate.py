@@ -23,6 +23,7 @@ from skimage.transform import resize
 
 import napari_deblur as nd
 from _report import SHARED, blur_protocol, machine, write_section
+from napari_deblur.psfs.estimate.compare import kernel_error
 
 SHIFT, BORDER = 8, 10
 FINAL = "hyper_laplacian"
@@ -36,19 +37,6 @@ def _psnr(x: np.ndarray, sharp: np.ndarray, shift: int = SHIFT) -> float:
             err = np.clip(np.roll(x, (dy, dx), (0, 1)), 0, 1)[inner, inner] - sharp[inner, inner]
             best = max(best, float(-10 * np.log10(np.mean(err**2))))
     return best
-
-
-def _kernel_error(estimate: np.ndarray, truth: np.ndarray, reach: int = 6) -> float:
-    side = max(estimate.shape[0], truth.shape[0]) + 2 * reach
-    padded = []
-    for k in (estimate, truth):
-        out = np.zeros((side, side))
-        a, b = (side - k.shape[0]) // 2, (side - k.shape[1]) // 2
-        out[a:a + k.shape[0], b:b + k.shape[1]] = k
-        padded.append(out)
-    e, t = padded
-    return min(np.linalg.norm(np.roll(e, (dy, dx), (0, 1)) - t) for dy in range(-reach, reach + 1)
-               for dx in range(-reach, reach + 1)) / float(np.linalg.norm(t))
 
 
 def _green(x: np.ndarray) -> np.ndarray:
@@ -71,7 +59,7 @@ def _score(blurred, sharp, true, size, nafnet=True) -> dict[str, float]:
     if true is not None:
         row["true"] = score(nd.deblur(blurred, FINAL, psf=true, psf_centering="array", **f32))
         if kernel.size > 1:
-            row["error"] = _kernel_error(kernel, true)
+            row["error"] = kernel_error(kernel, true)
     if nafnet:
         row["nafnet"] = score(nd.deblur(blurred, "nafnet", **f32))
     return row

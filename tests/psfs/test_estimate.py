@@ -11,6 +11,8 @@ from scipy import ndimage
 import napari_deblur as nd
 from napari_deblur.cli import main
 from napari_deblur.psfs.estimate import estimate_kernel_steps
+from napari_deblur.psfs.estimate.compare import kernel_error
+from napari_deblur.restore.engine import drain
 from tests.conftest import shared_data
 
 
@@ -41,28 +43,14 @@ def _psnr(x, sharp, shift=6):
                for dy in range(-r, r + 1) for dx in range(-r, r + 1))
 
 
-def _kernel_error(estimate: np.ndarray, truth: np.ndarray, reach: int = 6) -> float:
-    """Relative L2 distance after the best whole-pixel alignment (a blind kernel is known up to a shift)."""
-    side = max(estimate.shape[0], truth.shape[0]) + 2 * reach
-    padded = []
-    for k in (estimate, truth):
-        out = np.zeros((side, side))
-        a, b = (side - k.shape[0]) // 2, (side - k.shape[1]) // 2
-        out[a:a + k.shape[0], b:b + k.shape[1]] = k
-        padded.append(out)
-    e, t = padded
-    return min(np.linalg.norm(np.roll(e, (dy, dx), (0, 1)) - t) for dy in range(-reach, reach + 1)
-               for dx in range(-reach, reach + 1)) / float(np.linalg.norm(t))
-
-
 def test_a_known_kernel_is_recovered_and_deblurs():
     blurred, sharp, true = _case(13, 5)  # measured: error 0.50, +2.0 to +3.0 dB through hyper_laplacian
     kernel = nd.estimate_kernel(blurred, 31)
     assert kernel.dtype == np.float32 and kernel.min() >= 0 and abs(kernel.sum() - 1) < 1e-5
     assert kernel.shape[0] == kernel.shape[1] and kernel.shape[0] % 2 == 1
     assert kernel.shape[0] < 31  # the support found within the allowed size, not the size itself
-    assert _kernel_error(kernel, true) < 0.65
-    assert _kernel_error(np.full((13, 13), 1 / 169), true) > 0.9  # the measure can tell a wrong kernel
+    assert kernel_error(kernel, true) < 0.65
+    assert kernel_error(np.full((13, 13), 1 / 169), true) > 0.9  # the measure can tell a wrong kernel
     out = nd.deblur(blurred, "hyper_laplacian", psf=kernel)
     assert _psnr(out, sharp) > _psnr(blurred, sharp) + 1.8
 
@@ -80,7 +68,7 @@ def test_colour_is_estimated_from_its_luminance_and_deblurred_in_colour():
     true = np.load(shared_data("levin09", "k05.npy"))
     blurred = _blur(_sharp(13, colour=True), true)
     kernel = nd.estimate_kernel(blurred, 31)
-    assert _kernel_error(kernel, true) < 0.75  # measured 0.66 (grey, green channel: 0.50)
+    assert kernel_error(kernel, true) < 0.75  # measured 0.66 (grey, green channel: 0.50)
     out = nd.deblur(blurred)  # no flags: colour found, kernel estimated, hyper-Laplacian
     assert out.shape == blurred.shape and out.dtype == blurred.dtype
     sharp = _sharp(13, colour=True)
@@ -97,22 +85,16 @@ def test_clipped_highlights_are_left_out(monkeypatch):
     blurred = np.clip(_blur(_sharp(13) * 1.6, true), 0, 1)  # overexposed: blurred, then clipped, as in a camera
     assert (blurred >= 0.999).mean() > 0.05
     monkeypatch.setattr(estimator, "SHARP_PEAK", 1.1)  # the fit itself, without the lone-peak rule (a 22 % peak here)
-    error = _kernel_error(nd.estimate_kernel(blurred, 31), true)
+    error = kernel_error(nd.estimate_kernel(blurred, 31), true)
     monkeypatch.setattr(estimator, "saturated", lambda x: None)
-    blind_to_clipping = _kernel_error(nd.estimate_kernel(blurred, 31), true)
+    blind_to_clipping = kernel_error(nd.estimate_kernel(blurred, 31), true)
     assert error < 0.85 and error < blind_to_clipping - 0.2  # measured 0.75 against 1.22
 
 
 def test_progress_events_count_up_to_their_total():
     blurred, _, _ = _case(13, 5)
-    steps = estimate_kernel_steps(blurred, 31)
     events = []
-    while True:
-        try:
-            events.append(next(steps))
-        except StopIteration as stop:
-            kernel = stop.value
-            break
+    kernel = drain(estimate_kernel_steps(blurred, 31), events.append)
     assert kernel.ndim == 2 and len(events) >= 10
     assert [e.done for e in events] == list(range(1, len(events) + 1)) and events[-1].done == events[-1].total
 
