@@ -24,6 +24,18 @@ def blur_protocol(sharp: np.ndarray, kernel: np.ndarray, sigma: float, rng: np.r
     return out[..., 0] if sharp.ndim == 2 else out
 
 
+def shifted_psnr(x: np.ndarray, sharp: np.ndarray, shift: int, border: int) -> float:
+    """PSNR of 2D ``x`` (clipped to [0, 1]) at its best whole-pixel shift within +-``shift``, less a ``border``:
+    for real captures and estimated kernels, whose alignment with the sharp image is known only up to a shift."""
+    inner = slice(shift + border, -(shift + border))
+    best = -np.inf
+    for dy in range(-shift, shift + 1):
+        for dx in range(-shift, shift + 1):
+            err = np.clip(np.roll(x, (dy, dx), (0, 1)), 0, 1)[inner, inner] - sharp[inner, inner]
+            best = max(best, float(-10 * np.log10(np.mean(err**2))))
+    return best
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return (f"{cpu}, {torch.get_num_threads()} torch threads, Python {platform.python_version()}, "

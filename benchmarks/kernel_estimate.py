@@ -22,21 +22,15 @@ import numpy as np
 from skimage.transform import resize
 
 import napari_deblur as nd
-from _report import SHARED, blur_protocol, machine, write_section
+from _report import SHARED, blur_protocol, machine, shifted_psnr, write_section
 from napari_deblur.psfs.estimate.compare import kernel_error
 
 SHIFT, BORDER = 8, 10
 FINAL = "hyper_laplacian"
 
 
-def _psnr(x: np.ndarray, sharp: np.ndarray, shift: int = SHIFT) -> float:
-    inner = slice(shift + BORDER, -(shift + BORDER))
-    best = -np.inf
-    for dy in range(-shift, shift + 1):
-        for dx in range(-shift, shift + 1):
-            err = np.clip(np.roll(x, (dy, dx), (0, 1)), 0, 1)[inner, inner] - sharp[inner, inner]
-            best = max(best, float(-10 * np.log10(np.mean(err**2))))
-    return best
+def _psnr(x: np.ndarray, sharp: np.ndarray) -> float:
+    return shifted_psnr(x, sharp, SHIFT, BORDER)
 
 
 def _green(x: np.ndarray) -> np.ndarray:

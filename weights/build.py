@@ -41,6 +41,7 @@ PURPOSES = {
     "srn-small": "General deblurring of photos (early version)",
     "msdf_unet-small": "General deblurring of photos (early version)",
     "swin_unet-small": "General deblurring of photos (early version)",
+    "drunet-small": "Denoiser for any noise level up to 50/255: the learned prior of pnp deconvolution",
 }
 
 
@@ -130,10 +131,19 @@ def _fp16_cost(fp32: torch.nn.Module, fp16_path: Path) -> float | None:
 
     if not (SHARED / "kodak24").is_dir():
         return None
+    from napari_deblur.zoo.weights import load_model
+
     rng = np.random.default_rng(0)
     losses = []
+    denoiser = fp32.card.get("family") == "drunet"
     for i in (1, 5):
         sharp = iio.imread(SHARED / "kodak24" / f"kodim{i:02d}.png")[:256, :256, 1].astype(np.float32) / 255
+        if denoiser:  # denoised at sigma 25/255 by both copies
+            noisy = torch.from_numpy(sharp + rng.normal(0, 25 / 255, sharp.shape).astype(np.float32))[None, None]
+            with torch.inference_mode():
+                full, half = (net(noisy, 25 / 255).numpy()[0, 0] for net in (fp32, load_model(fp16_path)))
+            losses.append(_psnr(sharp, full) - _psnr(sharp, half))
+            continue
         for k in (1, 4):
             kernel = np.load(SHARED / "levin09" / f"k0{k}.npy")
             blurred = np.clip(ndimage.convolve(sharp, kernel, mode="reflect") + rng.normal(0, 0.01, sharp.shape),

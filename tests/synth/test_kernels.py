@@ -250,8 +250,8 @@ def test_bad_arguments_say_what_to_do(call, match):
 
 def test_registry_lists_every_kind():
     names = [k.name for k in list_kinds()]
-    assert names == ["camera_shake", "linear_motion", "defocus", "gaussian", "widefield", "confocal", "custom",
-                     "random_mix", "random_mix_microscopy"]
+    assert names == ["camera_shake", "linear_motion", "defocus", "gaussian", "widefield", "confocal", "none",
+                     "custom", "random_mix", "random_mix_microscopy"]
     for kind in list_kinds():
         assert kind.description.endswith(".")
         for p in kind.params:
@@ -301,7 +301,7 @@ def test_make_kernel_errors(kwargs, error, match):
 
 def test_get_kind():
     assert get_kind("defocus").param("radius").default == 5.0
-    assert {k.name for k in list_kinds() if k.supports_3d} == {"gaussian", "custom"} | PSF_KINDS
+    assert {k.name for k in list_kinds() if k.supports_3d} == {"gaussian", "none", "custom"} | PSF_KINDS
 
 
 @pytest.mark.parametrize("name", sorted(PSF_KINDS))

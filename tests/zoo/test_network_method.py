@@ -24,8 +24,9 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_every_family_is_a_network_method_with_size_weights_precision(no_shipped_weights):
     networks = {s.name: s for s in nd.list_methods() if s.kind == "network"}
-    assert set(networks) == {"srn", "msdf_unet", "swin_unet", "deblurgan", "nafnet"}
-    for spec in networks.values():
+    families = {"srn", "msdf_unet", "swin_unet", "deblurgan", "nafnet"}
+    assert set(networks) == families | {"denoise"}  # the denoiser's own method (zoo/denoising.py)
+    for spec in (networks[name] for name in families):
         assert not spec.needs_psf
         assert [p.name for p in spec.params] == ["size", "weights", "precision"]
         assert set(spec.param("size").choices) >= {"small", "base"}

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from napari_deblur.params import Param
 from napari_deblur.restore.methods import get_method
@@ -50,7 +51,15 @@ def cli_words(message: str) -> str:
 
 def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str, Sequence[Param]]],
                      prefix: str) -> None:
-    """One flag per distinct parameter name across ``specs`` (title, params), grouped under the first user."""
+    """One flag per distinct parameter name across ``specs`` (title, params), grouped under the first user; a
+    name whose help or default differs between its users (``--iterations`` of pnp and richardson_lucy) gives each
+    with its users' names."""
+    helps: dict[str, dict[str, list[str]]] = {}
+    defaults: dict[str, dict[Any, list[str]]] = {}
+    for title, params in specs:
+        for p in params:
+            helps.setdefault(p.name, {}).setdefault(p.help, []).append(title.split()[0])
+            defaults.setdefault(p.name, {}).setdefault(p.default, []).append(title.split()[0])
     seen: set[str] = set()
     for title, params in specs:
         group = parser.add_argument_group(title)
@@ -58,8 +67,12 @@ def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str,
             if p.name in seen:
                 continue
             seen.add(p.name)
+            default = (f"{p.default}" if len(defaults[p.name]) == 1 else
+                       ", ".join(f"{value} ({' '.join(users)})" for value, users in defaults[p.name].items()))
+            described = (p.help if len(helps[p.name]) == 1 else
+                         " ".join(f"{', '.join(users)}: {text}" for text, users in helps[p.name].items()))
             # argparse %-formats help strings: a literal % (as in "per 1% of the exposure") must be doubled.
-            text = f"{p.help} Default: {p.default}.".replace("%", "%%")
+            text = f"{described} Default: {default}.".replace("%", "%%")
             kwargs: dict = {"dest": f"{prefix}{p.name}", "default": None, "help": text}
             if p.type is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction

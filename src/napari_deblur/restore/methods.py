@@ -55,6 +55,8 @@ class MethodSpec(ParamSpec):
     default_tile_size: int | None = None
     tile_alignment: int = 1
     unavailable: Callable[[Mapping[str, Any]], str | None] | None = field(default=None, repr=False, compare=False)
+    #: The zoo family whose model files the ``weights`` parameter names ("" without one): the dock offers them.
+    weights_family: str = ""
 
     def why_unavailable(self, params: Mapping[str, Any] | None = None) -> str | None:
         """``None`` when the method can run with ``params`` (defaults if omitted), else the reason."""

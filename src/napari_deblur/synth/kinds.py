@@ -65,6 +65,10 @@ def _linear_motion(*, seed: int | None = None, ndim: int = 2, length: float, ang
     return kernels.linear_motion(length, angle)
 
 
+def _no_blur(*, seed: int | None = None, ndim: int = 2) -> np.ndarray:
+    return np.ones((1,) * ndim, dtype=np.float32)
+
+
 def _defocus(*, seed: int | None = None, ndim: int = 2, radius: float) -> np.ndarray:
     return kernels.defocus(radius)
 
@@ -201,6 +205,14 @@ register_kind(BlurKind(
         Param("excitation_wavelength", float, 0.488, "Excitation wavelength in micrometres.", min=0.2, max=2.0),
     ) + _OPTICS[2:],
     make=_psf("confocal_psf"),
+    supports_3d=True,
+))
+
+register_kind(BlurKind(
+    name="none",
+    description="No blur: noise (and JPEG) only - a denoiser's training data, or a noise simulation.",
+    params=(),
+    make=_no_blur,
     supports_3d=True,
 ))
 

@@ -40,6 +40,7 @@ from napari_deblur.training.files import (
 )
 from napari_deblur.training.natural import DEAD_LEAVES_FRACTION, natural_images
 from napari_deblur.training.realistic import check_realistic, real_images
+from napari_deblur.zoo.family import FAMILIES
 
 if TYPE_CHECKING:  # config.py validates with check_data, so it imports this module
     from napari_deblur.training.config import TrainConfig
@@ -116,8 +117,11 @@ def _degradation(cfg: TrainConfig) -> Degradation:
     params = dict(cfg.blur_params)
     kernel = params.pop("kernel", None) if cfg.blur == "custom" else None
     try:
+        # A denoiser learns noise as plug-and-play's data step makes it: unclipped, negative values included.
+        family = FAMILIES.get(cfg.model)
         deg = Degradation(kind=cfg.blur, params=params, kernel=kernel, noise=cfg.noise,
-                          photons=cfg.photons or None, jpeg_quality=cfg.jpeg_quality or None)
+                          photons=cfg.photons or None, jpeg_quality=cfg.jpeg_quality or None,
+                          clip=not (family and family.noise_conditioned))
         deg.make_kernel(seed=0)
     except (TypeError, ValueError) as e:
         hint = " (for blur='custom' pass blur_params={'kernel': '<file>'})" if cfg.blur == "custom" else ""
@@ -171,9 +175,13 @@ def _augment(rng: np.random.Generator, *arrays: np.ndarray) -> list[np.ndarray]:
     return [np.flip(np.rot90(a, k, axes=(-2, -1)), -1) if flip else np.rot90(a, k, axes=(-2, -1)) for a in arrays]
 
 
-def _sample(blurred: np.ndarray, sharp: np.ndarray) -> dict[str, torch.Tensor]:
-    return {"blurred": torch.from_numpy(np.ascontiguousarray(blurred, np.float32)),
-            "sharp": torch.from_numpy(np.ascontiguousarray(sharp, np.float32))}
+def _sample(blurred: np.ndarray, sharp: np.ndarray, sigma: float | None = None) -> dict[str, torch.Tensor]:
+    """A training sample; ``sigma``, the Gaussian noise level added (when known), conditions a denoiser."""
+    sample = {"blurred": torch.from_numpy(np.ascontiguousarray(blurred, np.float32)),
+              "sharp": torch.from_numpy(np.ascontiguousarray(sharp, np.float32))}
+    if sigma is not None:
+        sample["sigma"] = torch.tensor(sigma, dtype=torch.float32)
+    return sample
 
 
 # -- datasets ----------------------------------------------------------------------------------------------
@@ -295,13 +303,13 @@ class SyntheticPatches(Dataset):
             degrade = _GivenKernel(**fields, given=kernel)
         blurred, _ = degrade(np.ascontiguousarray(region), seed=noise_seed, depth=depth, rgb=region.shape[0] == 3)
         centre = (slice(None), slice(m, m + p), slice(m, m + p))
-        blurred, sharp = blurred[centre], region[centre]
+        blurred, sharp, sigma = blurred[centre], region[centre], degradation.noise
         if self.scenes in PERCENTILE_SCENES:
             # These scenes stand in for uint16 microscopy, which the engine maps by the robust range of the
             # blurred input: the network must see that map in training too, not the scene's own 0..1.
             low, high = robust_range(blurred)
-            blurred, sharp = ((x - low) / (high - low) for x in (blurred, sharp))
-        return _sample(blurred, sharp)
+            blurred, sharp, sigma = (blurred - low) / (high - low), (sharp - low) / (high - low), sigma / (high - low)
+        return _sample(blurred, sharp, sigma)
 
 
 class WithRealBlur(Dataset):

@@ -126,15 +126,21 @@ class RestorationModule(L.LightningModule):
         """The network that is validated and saved (the GAN overrides this with its EMA copy)."""
         return self.net
 
-    def infer(self, x: torch.Tensor) -> torch.Tensor:
-        """The validated network's output for ``x``."""
-        return self.inference_net(x)
+    def infer(self, x: torch.Tensor, **inputs: Any) -> torch.Tensor:
+        """The validated network's output for ``x`` (and the batch's ``inputs``, see :meth:`net_inputs`)."""
+        return self.inference_net(x, **inputs)
 
-    def objective(self, blurred: torch.Tensor, sharp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def net_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """What the network takes from a batch besides the image: a denoiser's noise level (measured when the
+        data does not know it, as with pairs)."""
+        return {"sigma": batch.get("sigma")} if FAMILIES[self.cfg.model].noise_conditioned else {}
+
+    def objective(self, blurred: torch.Tensor, sharp: torch.Tensor,
+                  **inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Pixel loss over every scale the network outputs, plus the weighted FFT loss at full resolution (and the
         perceptual loss when a VGG weights file is given)."""
         blurred = blurred.contiguous(memory_format=torch.channels_last)
-        outputs = self._train_forward[0](blurred, return_all_scales=True)
+        outputs = self._train_forward[0](blurred, return_all_scales=True, **inputs)
         loss = losses.multiscale(self.pixel_loss, outputs, sharp)
         if self.cfg.fft_weight > 0:
             loss = loss + self.cfg.fft_weight * losses.fft_loss(outputs[-1], sharp)
@@ -151,7 +157,7 @@ class RestorationModule(L.LightningModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _ = self.objective(*self.training_pair(batch))
+        loss, _ = self.objective(*self.training_pair(batch), **self.net_inputs(batch))
         self.last_loss = loss.detach()
         return loss
 
@@ -170,7 +176,7 @@ class RestorationModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         blurred, sharp = batch["blurred"], batch["sharp"]
-        out = self.infer(blurred).clamp(0, 1)
+        out = self.infer(blurred, **self.net_inputs(batch)).clamp(0, 1)
         stats = torch.stack([psnr(out, sharp).sum(), ssim(out, sharp).sum(), psnr(blurred, sharp).sum(),
                              ssim(blurred, sharp).sum(), torch.tensor(float(len(out)), device=out.device)])
         self._val_sums += stats.double()
@@ -309,6 +315,6 @@ class BGANModule(GANModule):
 def make_module(cfg: TrainConfig) -> RestorationModule:
     """The LightningModule for ``cfg.model``: :class:`BGANModule` for the blur generator, :class:`GANModule` for GAN
     families, else :class:`RestorationModule`."""
-    if not FAMILIES[cfg.model].deblurs:
+    if FAMILIES[cfg.model].makes_blur:
         return BGANModule(cfg)
     return (GANModule if FAMILIES[cfg.model].is_gan else RestorationModule)(cfg)

@@ -41,7 +41,7 @@ def source_kwargs(widget: TrainWidget, write_layers: bool) -> dict[str, Any]:
         kw["scenes"] = widget.scenes.value
     elif source == REALISTIC:
         kw["sharp"] = _folder(widget.sharp_folder, "sharp folder")
-        if not FAMILIES[widget.model.value].deblurs:
+        if FAMILIES[widget.model.value].makes_blur:
             kw["real_blurred"] = _folder(widget.real_folder, "folder of real blurred images")
         elif widget.generator.value is None:
             raise ValueError("No blur generator chosen: train one first (model bgan, with a folder of real "

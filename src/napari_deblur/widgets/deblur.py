@@ -31,6 +31,7 @@ from napari_deblur.widgets._params import ParamPanel, show_zero_as
 from napari_deblur.widgets._psf_source import PsfSource
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
+from napari_deblur.zoo.family import FAMILIES
 from napari_deblur.zoo.registration import family_models, method_purpose
 
 if TYPE_CHECKING:
@@ -192,8 +193,8 @@ class DeblurWidget(DockForm):
         self.psf_source.set_visible(spec.needs_psf)
         saved = saved_dict(saved_dict(self._settings, "params"), name)
         self.params.show(spec.params, saved)
-        if spec.kind == "network" and "weights" in [w.name for w in self.params.advanced]:
-            _weights_drop_down(self.params.advanced, name, saved.get("weights", ""))
+        if spec.weights_family and "weights" in [w.name for w in self.params.advanced]:
+            _weights_drop_down(self.params.advanced, spec.weights_family, saved.get("weights", ""))
         for w in self.params.widgets():
             w.changed.connect(self._update_availability)
         self._update_availability()
@@ -334,7 +335,8 @@ def _weights_drop_down(advanced: Container, family: str, saved: str) -> None:
     """Replace the free-text ``weights`` field with a drop-down of the family's shipped and trained models."""
     index = [w.name for w in advanced].index("weights")
     old = advanced[index]
-    choices = [("shipped model for the chosen size", ""), *family_models(family)]
+    shipped = "shipped model for the chosen size" if FAMILIES[family].deblurs else "shipped model"
+    choices = [(shipped, ""), *family_models(family)]
     if saved and saved not in [value for _, value in choices]:
         choices.append((saved, saved))  # a path typed in an earlier version stays selectable
     advanced.remove(old)

@@ -174,7 +174,7 @@ class TrainWidget(DockForm):
 
     def _show_realistic_fields(self) -> None:
         """Realistic mode: the unpaired blurred folder to learn from (model bgan), or the generator to train on."""
-        realistic, learning = self.source.value == REALISTIC, not FAMILIES[self.model.value].deblurs
+        realistic, learning = self.source.value == REALISTIC, FAMILIES[self.model.value].makes_blur
         self.real_folder.visible = realistic and learning
         self.generator.visible = realistic and not learning
         if realistic and not learning:  # a generator trained since the last look is offered

@@ -5,7 +5,16 @@ methods (zoo/registration.py), so the families are known wherever the package is
 untrained network; ``load_model(name_or_path)`` one with weights.
 """
 
-from napari_deblur.zoo import bgan, deblurgan, msdf_unet, nafnet, srn, swin_unet  # noqa: F401 - each registers itself
+from napari_deblur.zoo import (  # noqa: F401 - each registers itself; denoising registers pnp and denoise
+    bgan,
+    deblurgan,
+    denoising,
+    drunet,
+    msdf_unet,
+    nafnet,
+    srn,
+    swin_unet,
+)
 from napari_deblur.zoo.family import FAMILIES, Family, create, deblurring_families
 from napari_deblur.zoo.weights import load_model, save_model
 

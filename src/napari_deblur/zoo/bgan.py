@@ -11,7 +11,7 @@ network only adds the difference between sharp and blurred. Two stride-2 convs p
 (``noise_channels`` standard-normal channels, concatenated to the image) is what makes the blur vary between
 samples of one sharp image; a seed makes it reproducible.
 
-The family is registered with ``deblurs=False``: it is a model file the zoo loads and training fine-tunes, used
+The family is registered with ``role=BLUR``: it is a model file the zoo loads and training fine-tunes, used
 by ``synthesize_blur(..., kind="learned", model=...)``, never a deblurring method.
 """
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_deblur.zoo.blocks import crop_to, init_weights, pad_to_multiple
-from napari_deblur.zoo.family import Family
+from napari_deblur.zoo.family import BLUR, Family
 from napari_deblur.zoo.registration import register_family
 from napari_deblur.zoo.weights import find_weights, load_model, read_card
 
@@ -145,5 +145,5 @@ register_family(Family(
     paper_url="https://arxiv.org/abs/2004.01860",
     tile_alignment=4,
     discriminator_widths={"small": 32, "base": 64},
-    deblurs=False,
+    role=BLUR,
 ))

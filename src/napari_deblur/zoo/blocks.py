@@ -38,6 +38,21 @@ def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tens
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
+def unet_pass(feats: torch.Tensor, encoders: nn.ModuleList, downs: nn.ModuleList, middle: nn.Module,
+              ups: nn.ModuleList, decoders: nn.ModuleList) -> torch.Tensor:
+    """A U-Net with additive skips: each encoder level is kept as a skip and downsampled, the middle runs at the
+    coarsest level, and each decoder level takes the upsampled features plus its skip (NAFNet, DRUNet)."""
+    skips = []
+    for encoder, down in zip(encoders, downs):
+        feats = encoder(feats)
+        skips.append(feats)
+        feats = down(feats)
+    feats = middle(feats)
+    for up, decoder, skip in zip(ups, decoders, reversed(skips)):
+        feats = decoder(up(feats) + skip)
+    return feats
+
+
 class LayerNorm2d(nn.Module):
     """LayerNorm over channels of an NCHW tensor, in plain ops (mean/var), so it exports and autocasts."""
 

@@ -24,6 +24,8 @@ from torch import nn
 
 from napari_deblur.restore.network import UNKNOWN_BYTES_PER_PIXEL
 
+DEBLUR, BLUR, DENOISE = "deblur", "blur", "denoise"
+
 
 @dataclass(frozen=True)
 class Family:
@@ -47,9 +49,26 @@ class Family:
     activation_bytes: Mapping[str, int] = field(default_factory=dict)
     #: GAN families only: the width of the discriminator each size trains against (training/module.py).
     discriminator_widths: Mapping[str, int] = field(default_factory=dict)
-    #: False for networks that are not deblurrers (the blur generator, zoo/bgan.py): loadable and trainable, but
-    #: never a deblurring method.
-    deblurs: bool = True
+    #: What the network does: DEBLUR (a deblurring method of its own), BLUR (the blur generator, zoo/bgan.py:
+    #: loadable and trainable, never a method) or DENOISE (``forward(x, sigma=None, ...)`` takes the noise level, a
+    #: float or one value per image in [0, 1] units, ``None`` = measured from ``x``; trained on unclipped noise,
+    #: training/data.py; run by the denoise and pnp methods, zoo/denoising.py).
+    role: str = "deblur"
+
+    @property
+    def deblurs(self) -> bool:
+        """A deblurring network: registered as a method of its own."""
+        return self.role == DEBLUR
+
+    @property
+    def makes_blur(self) -> bool:
+        """The blur generator: it learns to blur sharp images like a user's real blurred ones."""
+        return self.role == BLUR
+
+    @property
+    def noise_conditioned(self) -> bool:
+        """A denoiser that takes the noise level as an input."""
+        return self.role == DENOISE
 
     @property
     def is_gan(self) -> bool:

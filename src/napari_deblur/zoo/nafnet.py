@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from napari_deblur.zoo.blocks import LayerNorm2d, SimpleGate, crop_to, pad_to_multiple
+from napari_deblur.zoo.blocks import LayerNorm2d, SimpleGate, crop_to, pad_to_multiple, unet_pass
 from napari_deblur.zoo.family import Family
 from napari_deblur.zoo.registration import register_family
 
@@ -140,15 +140,7 @@ class NAFNet(nn.Module):
 
     def forward(self, x: torch.Tensor, return_all_scales: bool = False) -> torch.Tensor | list[torch.Tensor]:
         padded, size = pad_to_multiple(x, self.multiple)
-        feats = self.intro(padded)
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs):
-            feats = encoder(feats)
-            skips.append(feats)
-            feats = down(feats)
-        feats = self.middle(feats)
-        for up, decoder, skip in zip(self.ups, self.decoders, reversed(skips)):
-            feats = decoder(up(feats) + skip)
+        feats = unet_pass(self.intro(padded), self.encoders, self.downs, self.middle, self.ups, self.decoders)
         out = crop_to(self.ending(feats) + padded, size)
         return [out] if return_all_scales else out
 

@@ -174,5 +174,6 @@ def register_family(family: Family) -> Family:
         default_tile_size=family.tile_size,
         tile_alignment=family.tile_alignment,
         unavailable=lambda params, _f=family: untrained_reason(_f, params),
+        weights_family=family.name,
     ))
     return family
