@@ -17,6 +17,7 @@ def test_gaussian_noise_on_a_blurred_photo_reads_its_level(sharp, sigma):
     gain, read = noise_model(np.tile(noisy, (2, 2)))  # enough blocks for the model's fit
     assert read == pytest.approx(sigma, rel=0.25) and gain * 0.5 < 0.2 * sigma**2
     assert effective_sigma(np.tile(noisy, (2, 2))) == pytest.approx(sigma, rel=0.25)
+    assert noise_model(noisy[:40, :40]) == (0.0, noise_sigma(noisy[:40, :40]))  # too small to fit: one level
 
 
 @pytest.mark.parametrize("photons", [50, 300])

@@ -70,9 +70,9 @@ def noise_model(image: np.ndarray) -> tuple[float, float]:
     small for enough blocks, and photographs, come out with a gain of (nearly) zero: one level everywhere.
     """
     diagonal, means = _diagonal_detail(image)
-    levels, intensity = _block_levels(diagonal, means)
-    if len(levels) < _BINS * _BLOCKS_PER_BIN:
+    if (diagonal.shape[0] // _BLOCK) * (diagonal.shape[1] // _BLOCK) < _BINS * _BLOCKS_PER_BIN:
         return 0.0, noise_sigma(image)
+    levels, intensity = _block_levels(diagonal, means)
     order = np.argsort(intensity)
     bins = np.array_split(order, _BINS)
     variance = np.array([(np.quantile(levels[b], _QUIET) / _QUIET_BIAS) ** 2 for b in bins])
