@@ -326,3 +326,24 @@ def test_public_api_trains_and_evaluates(tmp_path, model_dir):
     result = nd.evaluate("api", sharp=[sharp], kernels=[kernel], sigma=0.0)
     assert result["count"] == 1 and result["protocol"] == "synthetic"
     assert all(np.isfinite(result["mean"][k]) for k in ("psnr", "ssim", "input_psnr", "input_ssim"))
+
+
+def test_a_denoiser_trains_on_its_noise_level_and_serves_pnp_and_denoise(tmp_path, model_dir):
+    """The drunet family trains through the same machinery: blur kind "none", unclipped noise, the sample's sigma
+    as the network's second input; the saved model is what pnp and denoise take as weights."""
+    from napari_deblur.training.data import make_datasets
+
+    cfg = tiny(tmp_path, model="drunet", scenes="natural", blur="none", blur_params={}, noise=0.2, steps=3,
+               name="my-denoiser", out="")
+    train_set, _ = make_datasets(cfg)
+    samples = [train_set[i] for i in range(24)]
+    residual = np.concatenate([(s["blurred"] - s["sharp"]).numpy().ravel() for s in samples])
+    assert all(0 <= float(s["sigma"]) <= 0.2 for s in samples)
+    assert residual.min() < -0.05 or residual.max() > 0.05
+    assert min(float(s["blurred"].min()) for s in samples) < 0  # unclipped: the data step's values, as they are
+    path = train(cfg)
+    assert read_card(path)["family"] == "drunet" and path == (model_dir / "my-denoiser.safetensors").resolve()
+    image = np.random.default_rng(0).random((40, 48)).astype(np.float32)
+    assert nd.deblur(image, "denoise", weights="my-denoiser").shape == image.shape
+    assert nd.deblur(image, "pnp", psf=np.ones((3, 3)), weights=str(path), iterations=2).shape == image.shape
+    assert "my-denoiser" not in {m.name for m in nd.list_methods()}  # a denoiser is no deblurring method itself

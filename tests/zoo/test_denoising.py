@@ -94,3 +94,11 @@ def test_pnp_gains_over_wiener_and_richardson_lucy(sharp, motion_kernel, noise):
     rl = _psnr(nd.deblur(blurred, "richardson_lucy", psf=motion_kernel), sharp)
     pnp = _psnr(nd.deblur(blurred, "pnp", psf=motion_kernel), sharp)
     assert pnp > max(wiener, rl) + 0.5, (pnp, wiener, rl)
+
+
+def test_a_denoiser_file_given_as_a_method_says_how_to_use_it(tmp_path):
+    path = save_model(create("drunet", "small"), tmp_path / "mine.safetensors",
+                      {"family": "drunet", "size": "small", "config": {}})
+    with pytest.raises(ValueError, match="weights of the pnp or denoise method"):
+        nd.deblur(np.zeros((32, 32), np.float32), str(path))
+    assert nd.deblur(np.zeros((32, 32), np.float32), "denoise", weights=str(path)).shape == (32, 32)

@@ -113,7 +113,11 @@ def model_path_method(name: str) -> MethodSpec | None:
     if card.get("family") not in FAMILIES:
         raise ValueError(f"{path} is a model of an unknown network {card.get('family')!r}; known networks: "
                          f"{', '.join(sorted(FAMILIES))}.")
-    if not FAMILIES[card["family"]].deblurs:
+    family = FAMILIES[card["family"]]
+    if family.noise_conditioned:
+        raise ValueError(f"{path} is a denoiser ({family.name}): run it as the weights of the pnp or denoise method "
+                         f"(weights='{path}').")
+    if family.makes_blur:
         raise ValueError(f"{path} is a {card['family']} model, which makes blur rather than removing it: use it "
                          "with synthesize_blur(..., kind='learned', model=...) or to train a deblurring model.")
     return _model_file_method(name, path, card)
