@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -177,3 +179,22 @@ def test_periodic_boundary_is_the_textbook_algorithm_and_extend_beats_it_at_the_
     assert scores["extend"] > scores["periodic"] + 1.0, scores
     with pytest.raises(ValueError, match="boundary"):
         nd.deblur(photo, "richardson_lucy", psf=motion_kernel, boundary="wrap")
+
+
+@pytest.mark.parametrize("boundary", ["periodic", "extend"])
+def test_a_psf_as_large_as_the_image_works_with_every_border(boundary):
+    """PSF generators ship PSFs as large as the stack (DeconvolutionLab2's data sets): odd-centred, one voxel more
+    than the periodic grid holds. It is cut to the grid; a warning says so when real light is lost."""
+    rng = np.random.default_rng(0)
+    volume = rng.random((24, 24, 24)).astype(np.float32)
+    gaussian = np.exp(-((np.indices((24, 24, 24)) - 12) ** 2).sum(0) / 4.0).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a compact PSF loses nothing worth a warning
+        out = nd.deblur(volume, "richardson_lucy", psf=gaussian, boundary=boundary, iterations=3)
+    assert out.shape == volume.shape and np.isfinite(out).all()
+    flat = rng.random((24, 24, 24)).astype(np.float32) + 0.05  # light everywhere
+    if boundary == "periodic":
+        with pytest.warns(RuntimeWarning, match="loses"):
+            assert nd.deblur(volume, "richardson_lucy", psf=flat, boundary=boundary, iterations=2).shape == volume.shape
+    else:
+        assert nd.deblur(volume, "richardson_lucy", psf=flat, boundary=boundary, iterations=2).shape == volume.shape

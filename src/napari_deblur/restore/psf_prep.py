@@ -7,6 +7,7 @@ normalized to sum 1 and centred, so that deconvolution neither shifts the image 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -126,8 +127,35 @@ def fft_shape(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(_next_smooth(s, primes) for s in shape)
 
 
+#: Light a PSF may lose, cut to the FFT grid, before a warning says so.
+LOST_LIGHT_WARNING = 0.01
+
+
+def fit_to_grid(psf: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """``psf`` cut around its centre pixel to at most ``shape``, renormalized to its sum.
+
+    PSF generators and DeconvolutionLab2-style data sets ship PSFs as large as the image (a 64^3 PSF for a 64^3
+    stack; odd-centred, so one voxel larger); on a periodic grid of the image's size, what lies beyond one period
+    wraps onto itself, so the cut keeps one period around the centre and warns when more than 1 % of the light is
+    lost.
+    """
+    if all(p <= s for p, s in zip(psf.shape, shape)):
+        return psf
+    index = tuple(slice(max(p // 2 - s // 2, 0), max(p // 2 - s // 2, 0) + min(p, s)) for p, s in zip(psf.shape, shape))
+    cut = psf[index]
+    total = float(psf.sum())
+    lost = 1 - float(cut.sum()) / total if total > 0 else 0.0
+    if lost > LOST_LIGHT_WARNING:
+        warnings.warn(f"The PSF ({'x'.join(map(str, psf.shape))}) is larger than the FFT grid "
+                      f"({'x'.join(map(str, shape))}): cut to it, it loses {100 * lost:.1f} % of its light. Pass a "
+                      "smaller PSF or boundary='extend' to keep it whole.", RuntimeWarning, stacklevel=3)
+    return (cut * (total / float(cut.sum()))).astype(np.float32) if lost > 0 else cut
+
+
 def psf_to_otf(psf: np.ndarray, shape: Sequence[int], device: torch.device) -> torch.Tensor:
-    """Zero-pad ``psf`` to ``shape`` with its centre pixel moved to index 0, and return its real FFT."""
+    """Zero-pad ``psf`` to ``shape`` with its centre pixel moved to index 0, and return its real FFT (a PSF larger
+    than ``shape`` is first cut to it, :func:`fit_to_grid`)."""
+    psf = fit_to_grid(psf, shape)
     padded = np.zeros(shape, dtype=np.float32)
     padded[tuple(slice(0, s) for s in psf.shape)] = psf
     padded = np.roll(padded, [-(s // 2) for s in psf.shape], axis=tuple(range(psf.ndim)))
