@@ -198,3 +198,25 @@ def test_a_psf_as_large_as_the_image_works_with_every_border(boundary):
             assert nd.deblur(volume, "richardson_lucy", psf=flat, boundary=boundary, iterations=2).shape == volume.shape
     else:
         assert nd.deblur(volume, "richardson_lucy", psf=flat, boundary=boundary, iterations=2).shape == volume.shape
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 33, 40), (1, 1, 9, 20, 17)])
+def test_the_in_place_tv_term_equals_the_textbook_one(shape):
+    """div(grad u / |grad u|) with forward differences (zero at the far end) and their adjoint, written plainly."""
+    import torch
+
+    from napari_deblur.restore.classical import _EPS, RichardsonLucyDeconvolver
+
+    u = torch.rand(shape, generator=torch.Generator().manual_seed(0)) + 0.1
+    spatial = len(shape) - 2
+    dims = range(2, len(shape))
+    grads = {d: torch.diff(u, dim=d, append=u.narrow(d, u.shape[d] - 1, 1)) for d in dims}
+    norm = torch.sqrt(sum(g * g for g in grads.values()) + _EPS)
+    expected = torch.zeros_like(u)
+    for d, g in grads.items():
+        n = g / norm
+        expected += n - torch.cat([torch.zeros_like(n.narrow(d, 0, 1)), n.narrow(d, 0, n.shape[d] - 1)], dim=d)
+    rl = RichardsonLucyDeconvolver(np.ones((3,) * spatial, np.float32) / 3**spatial, torch.device("cpu"), 1, 0.02)
+    before = u.clone()
+    assert torch.allclose(rl._tv_term(u), expected, atol=1e-5)
+    assert torch.equal(u, before)  # the estimate itself is left alone

@@ -170,15 +170,28 @@ class RichardsonLucyDeconvolver(FFTDeconvolver):
         self._mask_cache: dict = {}
 
     def _tv_term(self, est: torch.Tensor) -> torch.Tensor:
-        """div(grad u / |grad u|): forward differences, then their adjoint (backward, zero at the start)."""
+        """div(grad u / |grad u|): forward differences (zero at the far end), then their adjoint.
+
+        In place on as few buffers as the arithmetic allows (one per spatial axis and the result): on volumes the
+        term is a few elementwise passes beside the iteration's two FFT convolutions, not a copy per operation.
+        """
         dims = range(est.ndim - self.spatial_ndim, est.ndim)
-        grads = {d: torch.diff(est, dim=d, append=est.narrow(d, est.shape[d] - 1, 1)) for d in dims}
-        norm = torch.sqrt(sum(g * g for g in grads.values()) + _EPS)
-        div = torch.zeros_like(est)
-        for d, g in grads.items():
-            n = g / norm
-            previous = torch.cat([torch.zeros_like(n.narrow(d, 0, 1)), n.narrow(d, 0, n.shape[d] - 1)], dim=d)
-            div += n - previous
+        grads = []
+        for d in dims:
+            n = est.shape[d]
+            g = torch.zeros_like(est)
+            torch.sub(est.narrow(d, 1, n - 1), est.narrow(d, 0, n - 1), out=g.narrow(d, 0, n - 1))
+            grads.append((d, g))
+        inv_norm = torch.full_like(est, _EPS)
+        for _, g in grads:
+            inv_norm.addcmul_(g, g)
+        inv_norm.rsqrt_()
+        for _, g in grads:
+            g.mul_(inv_norm)  # unit gradients
+        div = inv_norm.zero_()  # its buffer, no longer needed, holds the divergence
+        for d, g in grads:
+            n = g.shape[d]
+            div.add_(g).narrow(d, 1, n - 1).sub_(g.narrow(d, 0, n - 1))
         return div
 
     def _weights(self, spatial: tuple[int, ...], pads, full) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -213,8 +226,8 @@ class RichardsonLucyDeconvolver(FFTDeconvolver):
             if weights:
                 update.mul_(weights[1])
             x = update.mul_(x)  # x itself is left as it was
-            if self.tv_weight > 0:
-                x = x / (1 - self.tv_weight * self._tv_term(x)).clamp_min(0.05)
+            if self.tv_weight > 0:  # x /= max(1 - tv_weight * div(...), 0.05), in place
+                x = x.div_(self._tv_term(x).mul_(-self.tv_weight).add_(1).clamp_min_(0.05))
             return x
 
         if not self.accelerate:
