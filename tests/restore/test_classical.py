@@ -220,3 +220,17 @@ def test_the_in_place_tv_term_equals_the_textbook_one(shape):
     before = u.clone()
     assert torch.allclose(rl._tv_term(u), expected, atol=1e-5)
     assert torch.equal(u, before)  # the estimate itself is left alone
+
+
+def test_fft_margins_hold_the_psf_light_not_its_array():
+    """A kernel stored in a large, mostly empty array gets margins as wide as its light reaches."""
+    from napari_deblur.restore.psf_prep import half_support
+
+    kernel = np.zeros((41, 41), np.float32)
+    kernel[18:23, 15:26] = 1  # 5 rows x 11 columns of light around the centre (20, 20)
+    assert half_support(kernel) == (2, 5)
+    assert half_support(np.ones((9, 9, 9))) == (4, 4, 4)
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    small = kernel[18:23, 15:26] / kernel.sum()
+    big = nd.deblur(image, "wiener", psf=kernel / kernel.sum(), output_dtype="float32")
+    assert np.allclose(big, nd.deblur(image, "wiener", psf=small, output_dtype="float32"), atol=1e-4)

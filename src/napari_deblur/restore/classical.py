@@ -20,7 +20,7 @@ import torch
 from napari_deblur.params import Param
 from napari_deblur.restore.methods import MethodSpec, register
 from napari_deblur.restore.padding import reflect_pad
-from napari_deblur.restore.psf_prep import fft_shape, prepare_psf, psf_to_otf
+from napari_deblur.restore.psf_prep import fft_shape, half_support, prepare_psf, psf_to_otf
 
 _EPS = 1e-6
 
@@ -52,11 +52,13 @@ class FFTDeconvolver:
         # Deconvolution gathers information from about one PSF half-width around each pixel (and, more
         # faintly, beyond); the engine's default tile overlap is four times this.
         self.receptive_field = int(max(psf.shape) // 2 + 1)
+        self.support = half_support(psf)
         self._otf_cache: dict[tuple[int, ...], torch.Tensor] = {}
 
     def _plan(self, spatial: tuple[int, ...]) -> tuple[list[tuple[int, int]], tuple[int, ...]]:
-        # A PSF half-width on each side keeps the FFT's wrap-around off the observed pixels.
-        margins = [0 if self.periodic else p // 2 + 1 for p in self.psf.shape]
+        # The PSF's light on each side (its half support, not its array's half-width) keeps the FFT's wrap-around
+        # off the observed pixels.
+        margins = [0 if self.periodic else h + 1 for h in self.support]
         full = fft_shape([s + 2 * m for s, m in zip(spatial, margins)])
         pads = [(m, f - s - m) for s, m, f in zip(spatial, margins, full)]
         return pads, full

@@ -127,6 +127,28 @@ def fft_shape(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(_next_smooth(s, primes) for s in shape)
 
 
+#: Light left outside the FFT margins, per axis: the margins need only hold the rest (``half_support``).
+SUPPORT_LOSS = 1e-3
+
+
+def half_support(psf: np.ndarray, lost: float = SUPPORT_LOSS) -> tuple[int, ...]:
+    """Per axis, the half-width around the centre pixel that holds all but ``lost`` of the PSF's light.
+
+    A measured or generated PSF is often stored far larger than its light (a 61x32x32 widefield PSF whose faint
+    z tails hold a few per mille): FFT margins as wide as the array cost up to 4x the work of the image itself, for
+    light that adds nothing measurable.
+    """
+    weights = np.abs(np.asarray(psf, dtype=np.float64))
+    total = weights.sum()
+    out = []
+    for axis in range(weights.ndim):
+        profile = weights.sum(axis=tuple(a for a in range(weights.ndim) if a != axis))
+        centre, n = weights.shape[axis] // 2, weights.shape[axis]
+        inside = np.array([profile[max(centre - h, 0):centre + h + 1].sum() for h in range(n)])
+        out.append(int(np.argmax(inside >= (1 - lost) * total)) if total > 0 else centre)
+    return tuple(out)
+
+
 #: Light a PSF may lose, cut to the FFT grid, before a warning says so.
 LOST_LIGHT_WARNING = 0.01
 
