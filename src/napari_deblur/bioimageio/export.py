@@ -77,15 +77,29 @@ def _trace(module: torch.nn.Module) -> torch.jit.ScriptModule:
     return traced
 
 
-def _test_image() -> np.ndarray:
-    """A blurred 128x128 image in camera counts (float32), so the percentile preprocessing has work to do."""
+def _test_image(denoiser: bool = False) -> np.ndarray:
+    """A blurred (or, for a denoiser, noisy) 128x128 image in camera counts (float32), so the percentile
+    preprocessing has work to do."""
     from skimage import data
 
     from napari_deblur.synth.synthesize import synthesize_blur
 
     sharp = data.camera()[160:160 + TEST_SIDE, 180:180 + TEST_SIDE].astype(np.float32) / 255
-    blurred, _ = synthesize_blur(sharp, "camera_shake", seed=3, noise=0.01, output_dtype="float32")
-    return (100 + 3000 * blurred).astype(np.float32)
+    if denoiser:
+        degraded = sharp + np.random.default_rng(3).normal(0, 0.05, sharp.shape).astype(np.float32)
+    else:
+        degraded, _ = synthesize_blur(sharp, "camera_shake", seed=3, noise=0.01, output_dtype="float32")
+    return (100 + 3000 * degraded).astype(np.float32)
+
+
+#: What the package calls its tensors and work, for deblurring models (False) and denoisers (True).
+TENSOR_WORDS = {
+    False: {"input": "blurred", "output": "deblurred", "in": "A blurred image, one channel.",
+            "out": "The deblurred image, in the input's normalized units.",
+            "tags": ["deblurring", "deconvolution", "restoration"]},
+    True: {"input": "noisy", "output": "denoised", "in": "A noisy image, one channel (its noise level is measured).",
+           "out": "The denoised image, in the input's normalized units.", "tags": ["denoising", "restoration"]},
+}
 
 
 def _readme(name: str, card: dict[str, Any], family: Any) -> str:
@@ -165,16 +179,23 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
     module = load_model(path).float().eval()
     card = dict(module.card)
     family = FAMILIES[card["family"]]
-    if not family.deblurs:
+    if family.makes_blur:
         raise ValueError(f"{model!r} is a {family.name} model, which makes blur rather than removing it: only "
-                         "deblurring models are exported.")
+                         "deblurring models and denoisers are exported.")
     if card.get("config", {}).get("in_channels", 1) != 1:
         raise ValueError(f"{model!r} takes colour images jointly (in_channels 3); only one-channel models are "
                          "exported so far.")
     traced = _trace(module)
-    image = _test_image()
+    denoiser = family.noise_conditioned
+    image = _test_image(denoiser)
     low, high = np.percentile(image, [0.1, 99.9])
-    deblurred = drain(deblur_steps(image, str(path), precision="float32", output_dtype="float32"))
+    if denoiser:  # the packaged network measures the noise level itself, from the normalized input
+        with torch.no_grad():
+            normalized = torch.from_numpy(((image - low) / (high - low)).astype(np.float32))[None, None]
+            deblurred = module(normalized)[0, 0].numpy() * (high - low) + low
+    else:
+        deblurred = drain(deblur_steps(image, str(path), precision="float32", output_dtype="float32"))
+    words = TENSOR_WORDS[denoiser]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         traced.save(str(folder / "weights.pt"))
@@ -190,16 +211,16 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
         # A consumer crops the halo off each tile: a tile must be larger than both halos.
         size = bmz.ParameterizedSize(min=SIZE_STEP * (2 * halo // SIZE_STEP + 1), step=SIZE_STEP)
         inputs = bmz.InputTensorDescr(
-            id=bmz.TensorId("blurred"), description="A blurred image, one channel.",
+            id=bmz.TensorId(words["input"]), description=words["in"],
             axes=[bmz.BatchAxis(), channel, bmz.SpaceInputAxis(id=y, size=size),
                   bmz.SpaceInputAxis(id=x, size=size)],
             test_tensor=bmz.FileDescr(source=folder / "test_input.npy"),
             data=bmz.IntervalOrRatioDataDescr(type="float32"),
             preprocessing=[bmz.ScaleRangeDescr(kwargs=bmz.ScaleRangeKwargs(
                 axes=[y, x], min_percentile=0.1, max_percentile=99.9))])
-        reference = bmz.TensorId("blurred")
+        reference = bmz.TensorId(words["input"])
         outputs = bmz.OutputTensorDescr(
-            id=bmz.TensorId("deblurred"), description="The deblurred image, in the input's normalized units.",
+            id=bmz.TensorId(words["output"]), description=words["out"],
             axes=[bmz.BatchAxis(), channel,
                   bmz.SpaceOutputAxisWithHalo(id=y, halo=halo, size=bmz.SizeReference(tensor_id=reference, axis_id=y)),
                   bmz.SpaceOutputAxisWithHalo(id=x, halo=halo, size=bmz.SizeReference(tensor_id=reference, axis_id=x))],
@@ -213,7 +234,7 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
             license=bmz.LicenseId(LICENSE),
             documentation=bmz.FileDescr(source=folder / "README.md"),
             covers=[bmz.FileDescr(source=cover)],
-            tags=["deblurring", "deconvolution", "restoration", "2d", card["family"], "napari-deblur"],
+            tags=[*words["tags"], "2d", card["family"], "napari-deblur"],
             inputs=[inputs], outputs=[outputs],
             weights=bmz.WeightsDescr(
                 torchscript=bmz.TorchscriptWeightsDescr(source=folder / "weights.pt", pytorch_version=version),

@@ -9,6 +9,7 @@ level that stands for the bright structures a deconvolution has to restore.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 #: median(|N(0, 1)|): turns a median absolute value into a standard deviation.
 _MAD_TO_SIGMA = 0.6745
@@ -29,23 +30,41 @@ _BLOCKS_PER_BIN = 6
 _SIGNAL_PERCENTILE = 90
 
 
-def _diagonal_detail(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The finest Haar diagonal detail of a 2D image (white noise of variance v gives variance v) and the mean of
-    each 2x2 cell it comes from."""
-    x = np.asarray(image, dtype=np.float64)
-    h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
-    a, b, c, d = x[0:h:2, 0:w:2], x[1:h:2, 0:w:2], x[0:h:2, 1:w:2], x[1:h:2, 1:w:2]
-    return np.abs(a - b - c + d) / 2, (a + b + c + d) / 4
+def block_levels(x: torch.Tensor, mad_to_sigma: float = _MAD_TO_SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noise level and mean intensity of every 16x16 block of the finest Haar diagonal detail of each 2D plane
+    of ``x`` (..., H, W): white noise of standard deviation s gives level s (Donoho's median, per block); each
+    block's mean is that of the 32x32 pixels it comes from. Returns two (..., blocks) tensors (no blocks when a
+    plane is under 32 pixels a side). Plain tensor code, so TorchScript compiles it (the denoiser's export)."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    a, b = x[..., 0:h:2, 0:w:2], x[..., 1:h:2, 0:w:2]
+    c, d = x[..., 0:h:2, 1:w:2], x[..., 1:h:2, 1:w:2]
+    diagonal, means = (a - b - c + d).abs() / 2, (a + b + c + d) / 4
+    return torch.quantile(_blocks(diagonal), 0.5, dim=-1) / mad_to_sigma, _blocks(means).mean(dim=-1)
 
 
-def _block_levels(diagonal: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The noise level (Donoho's median) and mean intensity of every 16x16 block of the detail band."""
-    bh, bw = diagonal.shape[0] // _BLOCK, diagonal.shape[1] // _BLOCK
+# The module's constants enter the functions below as default arguments: TorchScript reads no globals.
+def _blocks(t: torch.Tensor, block: int = _BLOCK) -> torch.Tensor:
+    """(..., H, W) -> (..., blocks, 256): the whole 16x16 blocks of each plane, flattened."""
+    bh, bw = t.shape[-2] // block, t.shape[-1] // block
+    lead = list(t.shape[:-2])
+    t = t[..., : bh * block, : bw * block].reshape(lead + [bh, block, bw, block])
+    return t.transpose(-3, -2).reshape(lead + [bh * bw, block * block])
 
-    def blocks(x: np.ndarray) -> np.ndarray:
-        return x[: bh * _BLOCK, : bw * _BLOCK].reshape(bh, _BLOCK, bw, _BLOCK).swapaxes(1, 2).reshape(bh * bw, -1)
 
-    return np.median(blocks(diagonal), axis=1) / _MAD_TO_SIGMA, blocks(means).mean(axis=1)
+def plane_sigma(x: torch.Tensor, quiet: float = _QUIET, bias: float = _QUIET_BIAS,
+                mad_to_sigma: float = _MAD_TO_SIGMA) -> torch.Tensor:
+    """:func:`noise_sigma` of each 2D plane of ``x`` (..., H, W), as a tensor of shape (...)."""
+    if block_count(x.shape[-2], x.shape[-1]) < 8:  # too small for blocks: the whole band
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        diagonal = (x[..., 0:h:2, 0:w:2] - x[..., 1:h:2, 0:w:2] - x[..., 0:h:2, 1:w:2] + x[..., 1:h:2, 1:w:2]).abs() / 2
+        return torch.quantile(diagonal.flatten(-2), 0.5, dim=-1) / mad_to_sigma
+    levels, _ = block_levels(x)
+    return torch.quantile(levels, quiet, dim=-1) / bias
+
+
+def block_count(height: int, width: int, block: int = _BLOCK) -> int:
+    """How many blocks :func:`block_levels` reads in a plane of this size."""
+    return (height // 2 // block) * (width // 2 // block)
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -55,11 +74,7 @@ def noise_sigma(image: np.ndarray) -> float:
     the level is read in blocks and taken from the quietest fifth of them (Donoho's median per block): a
     finely textured photo reads about its true noise instead of two to three times it.
     """
-    diagonal, means = _diagonal_detail(image)
-    if (diagonal.shape[0] // _BLOCK) * (diagonal.shape[1] // _BLOCK) < 8:  # too small for blocks: the whole band
-        return float(np.median(diagonal) / _MAD_TO_SIGMA)
-    levels, _ = _block_levels(diagonal, means)
-    return float(np.quantile(levels, _QUIET) / _QUIET_BIAS)
+    return float(plane_sigma(torch.from_numpy(np.asarray(image, dtype=np.float64))))
 
 
 def noise_model(image: np.ndarray) -> tuple[float, float]:
@@ -69,10 +84,9 @@ def noise_model(image: np.ndarray) -> tuple[float, float]:
     :func:`noise_sigma`), and a line through those variances gives the model, neither term negative. Images too
     small for enough blocks, and photographs, come out with a gain of (nearly) zero: one level everywhere.
     """
-    diagonal, means = _diagonal_detail(image)
-    if (diagonal.shape[0] // _BLOCK) * (diagonal.shape[1] // _BLOCK) < _BINS * _BLOCKS_PER_BIN:
+    if block_count(*np.shape(image)) < _BINS * _BLOCKS_PER_BIN:
         return 0.0, noise_sigma(image)
-    levels, intensity = _block_levels(diagonal, means)
+    levels, intensity = (t.numpy() for t in block_levels(torch.from_numpy(np.asarray(image, dtype=np.float64))))
     order = np.argsort(intensity)
     bins = np.array_split(order, _BINS)
     variance = np.array([(np.quantile(levels[b], _QUIET) / _QUIET_BIAS) ** 2 for b in bins])

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from napari_deblur.restore.noise import noise_sigma
+from napari_deblur.restore.noise import plane_sigma
 from napari_deblur.zoo.blocks import ResBlock, crop_to, pad_to_multiple, unet_pass
 from napari_deblur.zoo.family import DENOISE, Family
 from napari_deblur.zoo.registration import register_family
@@ -29,18 +28,21 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def measured_sigma(x: torch.Tensor) -> torch.Tensor:
-    """The noise level of each image of an (N, C, H, W) batch, measured (restore/noise.py), averaged over C."""
-    planes = x.detach().float().cpu().numpy()
-    return torch.tensor([np.mean([noise_sigma(p) for p in image]) for image in planes], device=x.device)
+class NoiseLevel(nn.Module):
+    """The noise level of each image of an (N, C, H, W) batch, measured as restore/noise.py does (channels
+    averaged): what the denoiser uses when it is given none."""
+
+    #: Its blocks depend on the input's size: the BioImage Model Zoo export compiles it rather than tracing one size.
+    export_script = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return plane_sigma(x.float()).mean(dim=1)
 
 
-def sigma_map(sigma: float | torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
-    """The (N, 1, H, W) noise-level channel for ``x``: from a float, one value per image, or measured."""
-    if sigma is None:
-        sigma = measured_sigma(x)
+def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The (N, 1, H, W) noise-level channel for ``x``: from a float or one value per image."""
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
-    return sigma.expand(x.shape[0], 1, *x.shape[-2:])
+    return sigma.expand(x.shape[0], 1, x.shape[-2], x.shape[-1])
 
 
 class DRUNet(nn.Module):
@@ -77,9 +79,12 @@ class DRUNet(nn.Module):
                                  for a, b in reversed(list(zip(widths, widths[1:]))))
         self.decoders = nn.ModuleList(stage(w) for w in reversed(widths[:-1]))
         self.tail = nn.Conv2d(widths[0], in_channels, 3, padding=1)
+        self.noise_level = NoiseLevel()
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
                 return_all_scales: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        if sigma is None:
+            sigma = self.noise_level(x)
         padded, size = pad_to_multiple(x, self.multiple)
         feats = self.head(torch.cat([padded, sigma_map(sigma, padded)], dim=1))
         feats = unet_pass(feats, self.encoders, self.downs, self.middle, self.ups, self.decoders)
