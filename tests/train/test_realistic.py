@@ -90,7 +90,8 @@ def test_the_critic_sees_real_blurred_crops_and_the_stream_repeats(real_blurred)
     cfg = TrainConfig(model="bgan", scenes="dead_leaves", real_blurred=str(real_blurred), **TINY)
     train, _ = make_datasets(cfg)
     first, again = train[3], train[3]
-    assert set(first) == {"blurred", "sharp", "real"} and first["real"].shape == first["sharp"].shape == (1, 32, 32)
+    assert set(first) == {"blurred", "sharp", "sigma", "real"}
+    assert first["real"].shape == first["sharp"].shape == (1, 32, 32)
     assert torch.equal(first["real"], again["real"]) and not torch.equal(first["real"], train[4]["real"])
     module = make_module(cfg)
     assert isinstance(module, BGANModule)

@@ -1,6 +1,7 @@
 """LightningModules that train a zoo network: plain restoration, and the two-stage GAN with an EMA generator.
 
-Both read batches ``{"blurred": (B, C, P, P), "sharp": (B, C, P, P)}`` in [0, 1] (training/data.py) and report,
+Both read batches ``{"blurred": (B, C, P, P), "sharp": (B, C, P, P)}`` in [0, 1] (training/data.py; synthetic data
+adds ``"sigma"``, each sample's Gaussian noise level, which a denoiser takes as an input) and report,
 after each validation pass, ``val_metrics`` (PSNR/SSIM of the output and of the blurred input), the path of a
 preview PNG (blurred | output | sharp of validation sample 0) and, when ``cfg.preview_image`` is set, the
 network's output on that image (training/preview.py) for run.py's event callback.
