@@ -12,8 +12,6 @@ from scipy import ndimage
 
 import napari_deblur as nd
 from napari_deblur.zoo import create, save_model
-from napari_deblur.zoo.denoising import DEFAULT_DENOISER
-from napari_deblur.zoo.weights import find_weights
 
 RANDOM = {"weights": "random"}
 
@@ -69,10 +67,6 @@ def test_the_denoiser_measures_the_noise_level_when_not_given():
         assert not torch.allclose(net(x, 0.0), net(x, 0.2))
 
 
-shipped = pytest.mark.skipif(find_weights(DEFAULT_DENOISER) is None, reason="drunet-small is not shipped yet")
-
-
-@shipped
 @pytest.mark.parametrize("sigma", [15 / 255, 50 / 255])
 def test_the_shipped_denoiser_removes_noise_with_the_level_given_or_measured(sharp, sigma):
     noisy = (sharp + np.random.default_rng(2).normal(0, sigma, sharp.shape)).astype(np.float32)
@@ -83,7 +77,6 @@ def test_the_shipped_denoiser_removes_noise_with_the_level_given_or_measured(sha
     assert _psnr(measured, sharp) > _psnr(given, sharp) - 0.5
 
 
-@shipped
 @pytest.mark.parametrize("noise", [0.01, 0.03])
 def test_pnp_gains_over_wiener_and_richardson_lucy(sharp, motion_kernel, noise):
     """On a small case with the true kernel, pnp at its defaults beats Wiener at the best of three balances and

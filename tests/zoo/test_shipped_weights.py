@@ -22,7 +22,7 @@ from tests.conftest import shared_data
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 SHIPPED = ("nafnet-small", "nafnet-small-microscopy", "deblurgan-small", "srn-small", "swin_unet-small",
-           "msdf_unet-small")  # issues 11, 12
+           "msdf_unet-small", "drunet-small")  # issues 11, 12, 27 (the denoiser's gains: tests/zoo/test_denoising.py)
 #: Each family runs its shipped <family>-small by default.
 GENERAL = ("nafnet", "deblurgan", "srn", "swin_unet", "msdf_unet")
 MICROSCOPY = "nafnet-small-microscopy"
