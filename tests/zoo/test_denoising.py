@@ -96,3 +96,15 @@ def test_a_denoiser_file_given_as_a_method_says_how_to_use_it(tmp_path):
     with pytest.raises(ValueError, match="weights of the pnp or denoise method"):
         nd.deblur(np.zeros((32, 32), np.float32), str(path))
     assert nd.deblur(np.zeros((32, 32), np.float32), "denoise", weights=str(path)).shape == (32, 32)
+
+
+def test_pnp_takes_every_psf_source_and_lazy_arrays(sharp, blurred, motion_kernel):
+    """An estimated kernel (the blind path can end with pnp) and a dask array (chunk by chunk) work as for the
+    classical methods."""
+    import dask.array as da
+
+    estimated = nd.deblur(blurred, "pnp", psf="estimate", iterations=2, **RANDOM)
+    assert estimated.shape == blurred.shape and estimated.dtype == blurred.dtype
+    stack = da.from_array(np.stack([blurred, blurred]), chunks=(1, 96, 192))
+    lazy = nd.deblur(stack, "pnp", psf=motion_kernel, axes="TYX", iterations=2, **RANDOM)
+    assert isinstance(lazy, da.Array) and lazy.compute().shape == (2, *blurred.shape)
