@@ -53,7 +53,7 @@ class Family:
     #: loadable and trainable, never a method) or DENOISE (``forward(x, sigma=None, ...)`` takes the noise level, a
     #: float or one value per image in [0, 1] units, ``None`` = measured from ``x``; trained on unclipped noise,
     #: training/data.py; run by the denoise and pnp methods, zoo/denoising.py).
-    role: str = "deblur"
+    role: str = DEBLUR
 
     @property
     def deblurs(self) -> bool:
