@@ -24,7 +24,7 @@ SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "images" / "blind_kernel.png"
 sys.path.insert(0, str(ROOT / "docs"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from make_psf_pictures import TILE, _picture  # noqa: E402 - one tile style for every picture
+from make_psf_pictures import TILE, _picture, _save_rows  # noqa: E402 - one tile style for every picture
 
 from _report import blur_protocol  # noqa: E402 - the benchmarks' blur protocol
 
@@ -56,11 +56,7 @@ def main() -> None:
         for i, tile in enumerate(tiles):
             row.paste(tile, (i * TILE, 0))
         rows.append(row)
-    picture = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
-    for i, row in enumerate(rows):
-        picture.paste(row, (0, i * row.height))
-    picture.save(OUT)
-    print(f"wrote {OUT}")
+    _save_rows(rows, OUT)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "images" / "pnp.png"
 sys.path.insert(0, str(ROOT / "docs"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from make_psf_pictures import TILE, _picture  # noqa: E402 - one tile style for every picture
+from make_psf_pictures import TILE, _picture, _save_rows  # noqa: E402 - one tile style for every picture
 
 from _report import blur_protocol  # noqa: E402 - the benchmarks' blur protocol
 from pnp import ARRAY, BALANCES  # noqa: E402 - the benchmark's Wiener oracle and kernel centring
@@ -72,11 +72,7 @@ def main() -> None:
             rows.append(_row("widefield, 50 photons", data, truth, psf, fit, lambda x: x[96:352, 96:352]))
         elif "bars" in label:
             rows.append(_row("flowdec bars (3D)", data, truth, psf, fit, lambda x: x[x.shape[0] // 2]))
-    picture = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
-    for i, row in enumerate(rows):
-        picture.paste(row, (0, i * row.height))
-    picture.save(OUT)
-    print(f"wrote {OUT}")
+    _save_rows(rows, OUT)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,15 @@ def _picture(x: np.ndarray, label: str, gamma: float = 1.0, size: int = TILE) ->
     return tile
 
 
+def _save_rows(rows: list[Image.Image], out) -> None:
+    """Stack picture rows of equal width top to bottom on white and save them to ``out``."""
+    picture = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), "white")
+    for i, row in enumerate(rows):
+        picture.paste(row, (0, i * row.height))
+    picture.save(out)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     optics = {"na": 1.2, "wavelength": 0.6, "pixel_size": 0.1}
     stack = nd.optics_psf("widefield", ndim=3, z_step=0.2, nz=31, **optics)
