@@ -18,11 +18,11 @@ from napari_deblur.restore.methods import MethodSpec, register
 from napari_deblur.restore.pnp import PLANE_ORDERS, PlugAndPlayDeconvolver, image_sigma
 from napari_deblur.zoo.drunet import DRUNET
 from napari_deblur.zoo.family import FAMILIES, create
-from napari_deblur.zoo.registration import RANDOM_WEIGHTS, precision_param
+from napari_deblur.zoo.registration import RANDOM_WEIGHTS, precision_param, untrained_reason
 from napari_deblur.zoo.weights import find_weights, load_model
 
 #: The shipped denoiser (weights/drunet-small.safetensors, recipe weights/recipes/drunet-small.json).
-DEFAULT_DENOISER = "drunet-small"
+DEFAULT_DENOISER = f"{DRUNET.name}-{DRUNET.default_size}"
 
 
 class PlaneDenoiser:
@@ -62,10 +62,8 @@ def load_denoiser(weights: str, device: torch.device, precision: str) -> PlaneDe
 
 
 def _untrained(params: dict[str, Any]) -> str | None:
-    weights = params.get("weights") or DEFAULT_DENOISER
-    if weights == RANDOM_WEIGHTS or find_weights(weights) is not None:
-        return None
-    return f"untrained: no denoiser {weights!r} yet"
+    """Why the denoiser ``weights`` cannot run (the families' rule, at the denoiser's default size), or None."""
+    return untrained_reason(DRUNET, {"size": DRUNET.default_size, "weights": params.get("weights")})
 
 
 class DenoiseRestorer:
