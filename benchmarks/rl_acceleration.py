@@ -60,7 +60,7 @@ def _run(cases: list, iterations: int, accelerate: bool) -> tuple[float, float]:
             # The photos are blurred with the array-centred kernel (ndimage.convolve): say so, or the result is
             # shifted against the truth; the phantom's PSF is centred by its mass, our default.
             centering = "mass" if fit else "array"
-            out = nd.deblur(observed, "richardson_lucy", psf=psf, iterations=iterations, tv_weight=0,
+            out = nd.deblur(observed, "richardson_lucy", psf=psf, iterations=iterations, regularize=False,
                             accelerate=accelerate, psf_centering=centering, output_dtype="float32")
             scores.append(_fit_psnr(out, truth) if fit else _psnr(out, truth))
         times.append(time.perf_counter() - start)

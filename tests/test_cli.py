@@ -79,7 +79,7 @@ def test_messages_and_help_speak_the_command_line(tmp_path, capsys, monkeypatch,
     with pytest.raises(SystemExit):
         main(["deblur", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "Default: 8 (pnp), 10 (richardson_lucy)." in help_text  # a flag shared by methods: each one's default
+    assert "Default: 8 (pnp), auto (richardson_lucy)." in help_text  # a flag shared by methods: each one's default
     assert "(default: None)" not in help_text and "(default: False)" not in help_text
 
 

@@ -22,7 +22,7 @@ from napari_deblur.bioimageio import export_bioimageio
 from napari_deblur.params import Param
 from napari_deblur.psfs import BeadPSF, default_request, estimate_kernel, named_psf, optics_psf, psf_from_beads
 from napari_deblur.psfs.named import ESTIMATE, deblur_by_windows, estimate_grid
-from napari_deblur.restore import classical, sparse  # noqa: F401 - register Wiener, Richardson-Lucy, hyper-Laplacian
+from napari_deblur.restore import classical, richardson_lucy, sparse  # noqa: F401 - register Wiener, RL, hyper-Laplacian
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
 from napari_deblur.synth.kinds import list_kinds, make_kernel

@@ -116,11 +116,10 @@ def test_unknown_method_lists_valid_ones(blurred):
 def test_unknown_and_out_of_range_parameters(blurred, motion_kernel):
     with pytest.raises(TypeError, match="unknown parameter.*balanse.*balance"):
         nd.deblur(blurred, "wiener", psf=motion_kernel, balanse=0.1)
-    with pytest.raises(ValueError, match="'iterations' must be >= 1"):
-        nd.deblur(blurred, "richardson_lucy", psf=motion_kernel, iterations=0)
+    with pytest.raises(ValueError, match="'iterations' must be >= 0"):
+        nd.deblur(blurred, "richardson_lucy", psf=motion_kernel, iterations=-1)
     with pytest.raises(ValueError, match="must be one of gradient, laplacian, identity"):
         nd.deblur(blurred, "wiener", psf=motion_kernel, regularizer="tv")
-
 
 def test_psf_errors(blurred, motion_kernel):
     with pytest.raises(ValueError, match="needs a PSF"):

@@ -8,7 +8,8 @@ import torch
 from scipy import ndimage
 
 from napari_deblur.restore.classical import WienerDeconvolver
-from napari_deblur.restore.pnp import START_SIGMA, PlugAndPlayDeconvolver, image_sigma, noise_schedule
+from napari_deblur.restore.noise import image_sigma
+from napari_deblur.restore.pnp import START_SIGMA, PlugAndPlayDeconvolver, noise_schedule
 
 
 def _psnr(x: np.ndarray, truth: np.ndarray) -> float:

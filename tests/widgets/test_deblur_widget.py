@@ -97,7 +97,7 @@ def test_method_fields_come_from_registry(make_napari_viewer):
     assert "iterations" in widget.param_values() and "balance" not in widget.param_values()
     tv = widget.params.basic["tv_weight"]
     tv.value = 0.0
-    assert tv.native.text() == "off" and widget.param_values()["tv_weight"] == 0.0  # 0 says what it means
+    assert tv.native.text() == "auto" and widget.param_values()["tv_weight"] == 0.0  # 0 says what it means
     tv.value = 0.002
     assert tv.native.text() == "0.0020"
     assert widget.tile_size.label == "tile size (0 = auto)"  # an integer box says it in its label

@@ -59,7 +59,8 @@ def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str,
     for title, params in specs:
         for p in params:
             helps.setdefault(p.name, {}).setdefault(p.help, []).append(title.split()[0])
-            defaults.setdefault(p.name, {}).setdefault(p.default, []).append(title.split()[0])
+            shown = p.zero if p.zero and p.default == 0 else p.default  # "auto", not 0
+            defaults.setdefault(p.name, {}).setdefault(shown, []).append(title.split()[0])
     seen: set[str] = set()
     for title, params in specs:
         group = parser.add_argument_group(title)
@@ -67,7 +68,7 @@ def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str,
             if p.name in seen:
                 continue
             seen.add(p.name)
-            default = (f"{p.default}" if len(defaults[p.name]) == 1 else
+            default = (f"{next(iter(defaults[p.name]))}" if len(defaults[p.name]) == 1 else
                        ", ".join(f"{value} ({' '.join(users)})" for value, users in defaults[p.name].items()))
             described = (p.help if len(helps[p.name]) == 1 else
                          " ".join(f"{', '.join(users)}: {text}" for text, users in helps[p.name].items()))

@@ -105,3 +105,23 @@ def effective_sigma(image: np.ndarray) -> float:
     gain, read = noise_model(image)
     signal = max(float(np.percentile(image, _SIGNAL_PERCENTILE)), 0.0)
     return float(np.sqrt(gain * signal + read**2))
+
+
+def image_sigma(batch: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
+    """The noise level of each image of an (N, C, *spatial) batch, measured ; shape (N, C).
+
+    Photon-counting data has no single level: its Poisson noise grows with the signal. The level where the signal
+    is stands for it (:func:`effective_sigma`); for photos it is their one level.
+    Volumes are measured on their middle XY plane and an XZ plane: out-of-focus planes of a widefield stack are
+    smooth and would read too little noise alone.
+    """
+    planes = batch.detach().float().cpu().numpy()
+    sigma = np.zeros(batch.shape[:2], np.float64)
+    for n, image in enumerate(planes):
+        for c, volume in enumerate(image):
+            if spatial_ndim == 3:
+                z, y = volume.shape[0] // 2, volume.shape[1] // 2
+                sigma[n, c] = max(effective_sigma(volume[z]), effective_sigma(volume[:, y]))
+            else:
+                sigma[n, c] = effective_sigma(volume)
+    return torch.from_numpy(sigma).float().to(batch.device)

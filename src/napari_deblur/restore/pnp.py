@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from napari_deblur.restore.classical import FFTDeconvolver
-from napari_deblur.restore.noise import effective_sigma
+from napari_deblur.restore.noise import image_sigma
 
 Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -40,26 +40,6 @@ SIGMA_FLOOR = 0.01
 #: Planes sent to the denoiser in one call at most (in pixels): bounds the working memory on large volumes.
 CHUNK_PIXELS = 1 << 22
 PLANE_ORDERS = ("xy", "alternate")
-
-
-def image_sigma(batch: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
-    """The noise level of each image of an (N, C, *spatial) batch, measured (restore/noise.py); shape (N, C).
-
-    Photon-counting data has no single level: its Poisson noise grows with the signal. The level where the signal
-    is stands for it (:func:`~napari_deblur.restore.noise.effective_sigma`); for photos it is their one level.
-    Volumes are measured on their middle XY plane and an XZ plane: out-of-focus planes of a widefield stack are
-    smooth and would read too little noise alone.
-    """
-    planes = batch.detach().float().cpu().numpy()
-    sigma = np.zeros(batch.shape[:2], np.float64)
-    for n, image in enumerate(planes):
-        for c, volume in enumerate(image):
-            if spatial_ndim == 3:
-                z, y = volume.shape[0] // 2, volume.shape[1] // 2
-                sigma[n, c] = max(effective_sigma(volume[z]), effective_sigma(volume[:, y]))
-            else:
-                sigma[n, c] = effective_sigma(volume)
-    return torch.from_numpy(sigma).float().to(batch.device)
 
 
 def noise_schedule(sigma: torch.Tensor, iterations: int) -> torch.Tensor:

@@ -15,7 +15,8 @@ from napari_deblur.hardware import inference_dtype
 from napari_deblur.params import Param
 from napari_deblur.restore.classical import PSF_PARAMS, prepare_for_method
 from napari_deblur.restore.methods import MethodSpec, register
-from napari_deblur.restore.pnp import PLANE_ORDERS, PlugAndPlayDeconvolver, image_sigma
+from napari_deblur.restore.noise import image_sigma
+from napari_deblur.restore.pnp import PLANE_ORDERS, PlugAndPlayDeconvolver
 from napari_deblur.zoo.drunet import DRUNET
 from napari_deblur.zoo.family import FAMILIES, create
 from napari_deblur.zoo.registration import RANDOM_WEIGHTS, precision_param, untrained_reason
