@@ -125,7 +125,7 @@ def main() -> None:
         rows.setdefault(group, []).append(row)
         print(group, {k: round(v, 2) for k, v in row.items()}, flush=True)
     lines = ["| case | n | input | Wiener, best balance | RL old defaults (10, TV 0.02) | **RL defaults (auto)** | "
-             "auto - Wiener | auto - input, worst case | seconds per case (auto) |", "|---|---|---|---|---|---|---|---|---|"]
+             "auto - Wiener | auto - input, worst case | seconds per case (auto) |", "|---" * 9 + "|"]
     for group, rs in rows.items():
         mean = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
         worst = min(r["new"] - r["input"] for r in rs)

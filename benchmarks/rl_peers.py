@@ -19,7 +19,8 @@ at auto too): 2D 512x512 and 2048x2048 (Kodak green channel, tiled, blurred with
 kernel 4 + sigma 0.01 noise; PSNR against the sharp image; 512x512 also with a small 9x9 Gaussian PSF, where fixed
 costs weigh most), 3D 64x256x256 and 160x160x160 (sub-resolution beads
 blurred by a 61x32x32 widefield PSF + Poisson noise, uint8; PSNR against the beads after a least-squares gain fit).
-Every implementation runs in a fresh process, so its peak RSS (imports included) is its own.
+Every implementation runs in a fresh process, so its peak RSS (imports included) is its own; its time is the faster
+of two runs there.
 
 Run: python benchmarks/rl_peers.py [--write]   (about 5 minutes on 2 CPU cores)
 """
@@ -27,6 +28,7 @@ Run: python benchmarks/rl_peers.py [--write]   (about 5 minutes on 2 CPU cores)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -143,21 +145,31 @@ def worker(peer: str, folder: Path) -> None:
     """One peer on one case, in this fresh process: writes out.npy and prints seconds and peak RSS."""
     image, psf = np.load(folder / "image.npy"), np.load(folder / "psf.npy")
     run = _peer(peer)
-    start = time.perf_counter()
-    out = run(image, psf)
-    seconds = time.perf_counter() - start
+    seconds = np.inf
+    for _ in range(2):  # the faster of two runs: the first also pays for warming caches and thread pools
+        start = time.perf_counter()
+        out = run(image, psf)
+        seconds = min(seconds, time.perf_counter() - start)
     np.save(folder / "out.npy", np.asarray(out, np.float32))
     print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def _psnr(out: np.ndarray, truth: np.ndarray, fit: bool) -> float:
+    """PSNR of ``out``; volumes (``fit``) after a least-squares gain, at the best whole-voxel shift within +-1 (an
+    even-sized PSF's origin is a convention: scipy's fftconvolve puts it at (n - 1) // 2, ndimage at n // 2), less a
+    1-voxel border."""
     out, truth = out.astype(np.float64), truth.astype(np.float64)
     if not np.isfinite(out).all():
         raise ValueError("non-finite output")
-    if fit:
-        out = out * (out * truth).sum() / max((out * out).sum(), 1e-30)
-        return float(10 * np.log10(truth.max() ** 2 / np.mean((out - truth) ** 2)))
-    return float(-10 * np.log10(np.mean((np.clip(out, 0, 1) - truth) ** 2)))
+    if not fit:
+        return float(-10 * np.log10(np.mean((np.clip(out, 0, 1) - truth) ** 2)))
+    inner = (slice(1, -1),) * out.ndim
+    best = -np.inf
+    for shift in itertools.product((-1, 0, 1), repeat=out.ndim):
+        moved, ref = np.roll(out, shift, axis=tuple(range(out.ndim)))[inner], truth[inner]
+        moved = moved * (moved * ref).sum() / max((moved * moved).sum(), 1e-30)
+        best = max(best, float(10 * np.log10(ref.max() ** 2 / np.mean((moved - ref) ** 2))))
+    return best
 
 
 def main() -> None:
@@ -190,9 +202,9 @@ def main() -> None:
                 print(lines[-1], flush=True)
     head = ("## Speed: Richardson-Lucy beside its peers\n\n"
             f"{ITERATIONS} iterations (ours also with every setting at its default, iterations included), each "
-            "implementation in a fresh process (peak RSS includes its "
-            "imports). 2D: Kodak 5 (green, tiled) x Levin kernel 4, sigma 0.01; 3D: beads x a 61x32x32 widefield "
-            "PSF with Poisson noise, uint8, PSNR after a gain fit. `python benchmarks/rl_peers.py --write` "
+            "implementation in a fresh process, the faster of two runs (peak RSS includes its imports). 2D: Kodak 5 "
+            "(green, tiled) x Levin kernel 4, sigma 0.01; 3D: beads x a 61x32x32 widefield PSF with Poisson noise, "
+            "uint8, PSNR after a gain fit at the best shift within +-1 voxel. `python benchmarks/rl_peers.py --write` "
             f"(peers installed as its docstring says). Machine: {machine()}; load average {load:.1f} on "
             f"{os.cpu_count()} cores when it started.")
     if args.write:

@@ -18,6 +18,7 @@ from napari_deblur.bioimageio import run_bioimageio_test  # noqa: E402
 from napari_deblur.cli import main  # noqa: E402
 from napari_deblur.zoo import create, save_model  # noqa: E402
 from napari_deblur.zoo.weights import shipped_weight_dirs  # noqa: E402
+from tests.sharpen_package import sharpen_package  # noqa: E402
 
 SHIPPED = sorted(p.stem for folder in shipped_weight_dirs() if folder.is_dir() for p in folder.glob("*.safetensors"))
 
@@ -62,75 +63,6 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
     assert isinstance(load_description(tmp_path / "exists.zip"), ModelDescr)
 
 
-SHARPEN_SOURCE = """
-import torch
-
-
-class Sharpen(torch.nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        k = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
-        self.register_buffer("kernel", k.reshape(1, 1, 3, 3).repeat(channels, 1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"),
-                                          self.kernel[:, :1].contiguous())
-"""
-
-
-def _sharpen_package(folder, *, out_channels: int = 1, preprocessing: bool = True, weights: str = "torchscript"):
-    """A package made without our code: a fixed 3x3 sharpening convolution (weights sum to 1), as TorchScript or
-    as a ``pytorch_state_dict`` with its architecture in a Python file of the package."""
-    import importlib.util
-
-    import torch
-    from bioimageio.spec import save_bioimageio_package
-    from bioimageio.spec.model import v0_5 as bmz
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sharpen_arch.py").write_text(SHARPEN_SOURCE)
-    spec = importlib.util.spec_from_file_location("sharpen_arch", folder / "sharpen_arch.py")
-    arch = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(arch)
-    Sharpen = arch.Sharpen
-    if weights == "torchscript":
-        torch.jit.script(Sharpen(out_channels)).save(str(folder / "sharpen.pt"))
-        described = bmz.WeightsDescr(torchscript=bmz.TorchscriptWeightsDescr(source=folder / "sharpen.pt",
-                                                                             pytorch_version=bmz.Version("2.0")))
-    else:
-        torch.save(Sharpen(out_channels).state_dict(), folder / "sharpen_state.pt")
-        described = bmz.WeightsDescr(pytorch_state_dict=bmz.PytorchStateDictWeightsDescr(
-            source=folder / "sharpen_state.pt", pytorch_version=bmz.Version("2.0"),
-            architecture=bmz.ArchitectureFromFileDescr(source=folder / "sharpen_arch.py", callable="Sharpen",
-                                                       kwargs={"channels": out_channels})))
-    x = np.random.default_rng(0).random((1, 1, 64, 64)).astype(np.float32)
-    np.save(folder / "in.npy", x)
-    np.save(folder / "out.npy", Sharpen(out_channels)(torch.from_numpy(x)).numpy())
-    (folder / "README.md").write_text("# sharpen\n")
-    y, xa = bmz.AxisId("y"), bmz.AxisId("x")
-    size = bmz.ParameterizedSize(min=16, step=8)
-    pre = [bmz.ScaleRangeDescr(kwargs=bmz.ScaleRangeKwargs(axes=[y, xa], min_percentile=1.0, max_percentile=99.0))]
-    inputs = bmz.InputTensorDescr(
-        id=bmz.TensorId("raw"), test_tensor=bmz.FileDescr(source=folder / "in.npy"),
-        axes=[bmz.BatchAxis(), bmz.ChannelAxis(channel_names=[bmz.Identifier("c")]),
-              bmz.SpaceInputAxis(id=y, size=size), bmz.SpaceInputAxis(id=xa, size=size)],
-        preprocessing=pre if preprocessing else [])
-    names = [bmz.Identifier(f"class{i}") for i in range(out_channels)]
-    outputs = bmz.OutputTensorDescr(
-        id=bmz.TensorId("sharp"), test_tensor=bmz.FileDescr(source=folder / "out.npy"),
-        axes=[bmz.BatchAxis(), bmz.ChannelAxis(channel_names=names),
-              bmz.SpaceOutputAxisWithHalo(id=y, halo=1, size=bmz.SizeReference(tensor_id=bmz.TensorId("raw"),
-                                                                                axis_id=y)),
-              bmz.SpaceOutputAxisWithHalo(id=xa, halo=1, size=bmz.SizeReference(tensor_id=bmz.TensorId("raw"),
-                                                                                 axis_id=xa))])
-    descr = bmz.ModelDescr(
-        name="sharpen", description="A fixed 3x3 sharpening convolution.", authors=[bmz.Author(name="someone")],
-        cite=[bmz.CiteEntry(text="none", url="https://example.com")], license=bmz.LicenseId("MIT"),
-        documentation=bmz.FileDescr(source=folder / "README.md"), inputs=[inputs], outputs=[outputs],
-        weights=described)
-    return save_bioimageio_package(descr, output_path=folder / "sharpen.zip")
-
-
 @pytest.mark.parametrize("family", ["nafnet", "srn"])  # SRN: its scales on sides that are not multiples of 16
 def test_an_exported_model_imported_back_gives_what_the_model_gives(family, tmp_path):
     import dask.array as da
@@ -169,7 +101,7 @@ def test_a_swin_unet_package_follows_the_window_layout_of_every_size(tmp_path):
 def test_a_package_made_without_our_code_runs_with_its_preprocessing(tmp_path):
     from scipy import ndimage
 
-    package = str(_sharpen_package(tmp_path / "sharpen"))
+    package = str(sharpen_package(tmp_path / "sharpen"))
     image = (np.random.default_rng(2).random((90, 110)) * 4000 + 200).astype(np.uint16)
     expected = ndimage.convolve(image.astype(np.float64), np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
                                 mode="mirror")
@@ -182,7 +114,7 @@ def test_a_package_made_without_our_code_runs_with_its_preprocessing(tmp_path):
 
 def test_a_package_that_runs_its_own_code_needs_trust(tmp_path):
     """pytorch_state_dict weights are built by the package's Python file: refused until the user trusts it."""
-    package = str(_sharpen_package(tmp_path / "code", weights="pytorch_state_dict"))
+    package = str(sharpen_package(tmp_path / "code", weights="pytorch_state_dict"))
     image = (np.random.default_rng(4).random((60, 70)) * 4000 + 200).astype(np.float32)
     assert "trust_code" in [p.name for p in nd.get_method(package).params]
     assert "trust code" in nd.get_method(package).why_unavailable()
@@ -190,7 +122,7 @@ def test_a_package_that_runs_its_own_code_needs_trust(tmp_path):
     with pytest.raises(ValueError, match=r"own Python code \(Sharpen from .*sharpen_arch.py\).*trust_code=True"):
         nd.deblur(image, package)
     trusted = nd.deblur(image, package, trust_code=True, output_dtype="float32", precision="float32")
-    torchscript = str(_sharpen_package(tmp_path / "script"))
+    torchscript = str(sharpen_package(tmp_path / "script"))
     np.testing.assert_allclose(trusted, nd.deblur(image, torchscript, output_dtype="float32", precision="float32"),
                                rtol=1e-5, atol=1e-3)
     out = tmp_path / "out.tif"
@@ -205,7 +137,7 @@ def test_a_package_that_runs_its_own_code_needs_trust(tmp_path):
 
 
 def test_packages_that_are_not_image_to_image_restorers_are_refused(tmp_path):
-    segmentation = str(_sharpen_package(tmp_path / "two", out_channels=2))
+    segmentation = str(sharpen_package(tmp_path / "two", out_channels=2))
     with pytest.raises(ValueError, match="2 output channels"):
         nd.deblur(np.zeros((32, 32), np.float32), segmentation)
     with pytest.raises(ValueError, match="not a readable BioImage Model Zoo package"):

@@ -16,6 +16,7 @@ import numpy as np
 import tifffile
 
 from napari_deblur._atomic import atomic_path
+from napari_deblur.colour import is_colour
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
 
@@ -36,7 +37,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
                 axes = _tiff_axes(series.axes, data.ndim)
             return data, axes
         data = np.asarray(iio.imread(path))
-        return data, "YXC" if data.ndim == 3 and data.shape[-1] in (3, 4) else None
+        return data, "YXC" if is_colour(data.shape) else None
     except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"Cannot read {path} as an image ({first_line}): is it a complete image file?") from None
@@ -73,7 +74,7 @@ def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = No
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if suffix in TIFF_SUFFIXES:
-            rgb = bool(axes and axes.endswith("C") and data.shape[-1] in (3, 4))
+            rgb = bool(axes) and is_colour(data.shape, axes=axes)
             metadata = {"axes": axes[:-1] + "S" if rgb else axes} if axes else None
             # Say what the planes are, so tifffile never guesses RGB for a (.., 3, y, x) stack.
             tifffile.imwrite(tmp, data, metadata=metadata, photometric="rgb" if rgb else "minisblack")

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from napari_deblur.psfs import psf_from_beads
 from napari_deblur.synth.psf import measure_fwhm, widefield_psf
-
-
-def _render(shape, psf, beads, rng, background=100.0):
-    """Beads (position, photons) blurred by ``psf`` at sub-pixel positions (exact Fourier shifts), Poisson noise."""
-    image = np.zeros(shape)
-    half = np.array(psf.shape) // 2
-    for position, photons in beads:
-        corner = np.floor(position).astype(int) - half
-        patch = np.real(np.fft.ifftn(ndimage.fourier_shift(np.fft.fftn(np.pad(psf, 4)), position % 1)))[
-            (slice(4, -4),) * psf.ndim]
-        image[tuple(slice(c, c + s) for c, s in zip(corner, psf.shape))] += photons * np.clip(patch, 0, None)
-    return rng.poisson(image + background).astype(np.float64)
-
-
-def _ncc(a, b):
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+from tests.helpers import ncc, render_beads
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +21,7 @@ def scene():
     beads.append((np.array([260.3, 60.6]), 4e5))  # saturates the 12-bit camera below
     beads += [(np.array([262.2, 160.4]), 1e4), (np.array([265.7, 164.1]), 1e4)]  # touching
     beads.append((np.array([10.4, 150.2]), 1e4))  # its box (and margin) would leave the image
-    image = np.minimum(_render((300, 280), truth, beads, rng), 4095).astype(np.uint16)
+    image = np.minimum(render_beads((300, 280), truth, beads, rng), 4095).astype(np.uint16)
     return image, truth
 
 
@@ -47,7 +30,7 @@ def test_beads_give_back_the_psf_that_made_them(scene):
     result = psf_from_beads(image, size=truth.shape[0])
     assert result.psf.shape == truth.shape and result.psf.dtype == np.float32
     assert abs(result.psf.sum() - 1) < 1e-5 and result.psf.min() >= 0
-    assert _ncc(result.psf, truth) >= 0.98
+    assert ncc(result.psf, truth) >= 0.98
     measured, expected = measure_fwhm(result.psf, 0.1)[0], measure_fwhm(truth, 0.1)[0]
     assert abs(measured / expected - 1) <= 0.05, (measured, expected)
     assert len(result.used) == 16 and result.agreement > 0.9
@@ -69,7 +52,7 @@ def test_default_size_points_and_bad_input(scene):
     auto = psf_from_beads(image)
     assert all(s % 2 == 1 for s in auto.psf.shape) and auto.psf.shape[0] >= 9
     one = psf_from_beads(image, points=[[95.5, 95.5]], size=truth.shape[0])  # a bead the user marked
-    assert len(one.used) == 1 and _ncc(one.psf, truth) > 0.9
+    assert len(one.used) == 1 and ncc(one.psf, truth) > 0.9
     with pytest.raises(ValueError, match="none is usable"):
         psf_from_beads(image, points=[[2, 2]], size=15)
     with pytest.raises(ValueError, match="No beads found"):
@@ -84,10 +67,10 @@ def test_a_3d_bead_stack():
     truth = truth / truth.sum()
     beads = [(np.array([20 + rng.random(), 30 + 40 * i + rng.random(), 30 + 40 * j + rng.random()]), 3e5)
              for i in range(3) for j in range(3)]
-    image = _render((40, 130, 130), truth, beads, rng)
+    image = render_beads((40, 130, 130), truth, beads, rng)
     result = psf_from_beads(image, size=truth.shape)
     assert result.psf.shape == truth.shape and len(result.used) == 9
-    assert _ncc(result.psf, truth) >= 0.98
+    assert ncc(result.psf, truth) >= 0.98
 
 
 def test_command_line_writes_the_psf(scene, tmp_path, capsys):
@@ -99,7 +82,7 @@ def test_command_line_writes_the_psf(scene, tmp_path, capsys):
     tifffile.imwrite(tmp_path / "beads.tif", image)
     assert main(["psf", "beads", str(tmp_path / "beads.tif"), str(tmp_path / "psf.tif"), "--size", "19"]) == 0
     psf = tifffile.imread(tmp_path / "psf.tif")
-    assert psf.shape == truth.shape and abs(psf.sum() - 1) < 1e-4 and _ncc(psf, truth) >= 0.98
+    assert psf.shape == truth.shape and abs(psf.sum() - 1) < 1e-4 and ncc(psf, truth) >= 0.98
     assert "16 beads averaged" in capsys.readouterr().out
     tifffile.imwrite(tmp_path / "flat.tif", np.full((64, 64), 100, np.uint16))
     assert main(["psf", "beads", str(tmp_path / "flat.tif"), str(tmp_path / "none.tif")]) == 2

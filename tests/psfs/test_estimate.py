@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
-from scipy import ndimage
 
 import napari_deblur as nd
 from napari_deblur.cli import main
@@ -14,27 +13,7 @@ from napari_deblur.psfs.estimate import estimate_kernel_steps
 from napari_deblur.psfs.estimate.compare import kernel_error
 from napari_deblur.restore.engine import drain
 from tests.conftest import shared_data
-
-
-def _sharp(image: int, colour: bool = False) -> np.ndarray:
-    import imageio.v3 as iio
-
-    rgb = iio.imread(shared_data("kodak24", f"kodim{image:02d}.png"))[100:356, 200:456] / 255.0
-    return rgb if colour else rgb[..., 1]
-
-
-def _blur(sharp: np.ndarray, kernel: np.ndarray, sigma: float = 0.01, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    channels = sharp[..., None] if sharp.ndim == 2 else sharp
-    blurred = np.stack([ndimage.convolve(c, kernel, mode="reflect") for c in np.moveaxis(channels, -1, 0)], -1)
-    blurred = np.clip(blurred + rng.normal(0, sigma, blurred.shape), 0, 1).astype(np.float32)
-    return blurred[..., 0] if sharp.ndim == 2 else blurred
-
-
-def _case(image: int, kernel: int):
-    sharp = _sharp(image)
-    k = np.load(shared_data("levin09", f"k{kernel:02d}.npy"))
-    return _blur(sharp, k), sharp, k
+from tests.helpers import blur_photo, kodak_crop, levin_case
 
 
 def _psnr(x, sharp, shift=6):
@@ -44,7 +23,7 @@ def _psnr(x, sharp, shift=6):
 
 
 def test_a_known_kernel_is_recovered_and_deblurs():
-    blurred, sharp, true = _case(13, 5)  # measured: error 0.50, +2.0 to +3.0 dB through hyper_laplacian
+    blurred, sharp, true = levin_case(13, 5)  # measured: error 0.50, +2.0 to +3.0 dB through hyper_laplacian
     kernel = nd.estimate_kernel(blurred, 31)
     assert kernel.dtype == np.float32 and kernel.min() >= 0 and abs(kernel.sum() - 1) < 1e-5
     assert kernel.shape[0] == kernel.shape[1] and kernel.shape[0] % 2 == 1
@@ -55,9 +34,9 @@ def test_a_known_kernel_is_recovered_and_deblurs():
     assert _psnr(out, sharp) > _psnr(blurred, sharp) + 1.8
 
 
-def test_a_sharp_image_gives_a_delta_and_stays_sharp():
-    sharp = _sharp(13)
-    noisy = _blur(sharp, np.ones((1, 1)), seed=1)
+def test_a_sharp_image_gives_a_delta_and_stayskodak_crop():
+    sharp = kodak_crop(13)
+    noisy = blur_photo(sharp, np.ones((1, 1)), seed=1)
     kernel = nd.estimate_kernel(noisy, 31)
     assert kernel.shape == (1, 1) and kernel[0, 0] == 1
     out = nd.deblur(noisy)  # the blind default
@@ -66,12 +45,12 @@ def test_a_sharp_image_gives_a_delta_and_stays_sharp():
 
 def test_colour_is_estimated_from_its_luminance_and_deblurred_in_colour():
     true = np.load(shared_data("levin09", "k05.npy"))
-    blurred = _blur(_sharp(13, colour=True), true)
+    blurred = blur_photo(kodak_crop(13, colour=True), true)
     kernel = nd.estimate_kernel(blurred, 31)
     assert kernel_error(kernel, true) < 0.75  # measured 0.66 (grey, green channel: 0.50)
     out = nd.deblur(blurred)  # no flags: colour found, kernel estimated, hyper-Laplacian
     assert out.shape == blurred.shape and out.dtype == blurred.dtype
-    sharp = _sharp(13, colour=True)
+    sharp = kodak_crop(13, colour=True)
     gain = np.mean([_psnr(out[..., c], sharp[..., c]) - _psnr(blurred[..., c], sharp[..., c]) for c in range(3)])
     assert gain > 2.0
     as_uint8 = nd.deblur((blurred * 255).round().astype(np.uint8))
@@ -82,7 +61,7 @@ def test_clipped_highlights_are_left_out(monkeypatch):
     from napari_deblur.psfs.estimate import estimator
 
     true = np.load(shared_data("levin09", "k05.npy"))
-    blurred = np.clip(_blur(_sharp(13) * 1.6, true), 0, 1)  # overexposed: blurred, then clipped, as in a camera
+    blurred = np.clip(blur_photo(kodak_crop(13) * 1.6, true), 0, 1)  # overexposed: blurred, then clipped (a camera)
     assert (blurred >= 0.999).mean() > 0.05
     monkeypatch.setattr(estimator, "SHARP_PEAK", 1.1)  # the fit itself, without the lone-peak rule (a 22 % peak here)
     error = kernel_error(nd.estimate_kernel(blurred, 31), true)
@@ -92,7 +71,7 @@ def test_clipped_highlights_are_left_out(monkeypatch):
 
 
 def test_progress_events_count_up_to_their_total():
-    blurred, _, _ = _case(13, 5)
+    blurred, _, _ = levin_case(13, 5)
     events = []
     kernel = drain(estimate_kernel_steps(blurred, 31), events.append)
     assert kernel.ndim == 2 and len(events) >= 10
@@ -106,7 +85,7 @@ def test_bad_requests_and_the_command_line(tmp_path):
         nd.estimate_kernel(np.zeros((4, 64, 64)), 15)
     with pytest.raises(ValueError, match="too small for a kernel of up to 31"):
         nd.estimate_kernel(np.random.default_rng(0).random((50, 80)), 31)
-    blurred, _, _ = _case(13, 5)
+    blurred, _, _ = levin_case(13, 5)
     tifffile.imwrite(tmp_path / "blurred.tif", blurred)
     assert main(["psf", "estimate", str(tmp_path / "blurred.tif"), str(tmp_path / "k.tif"), "--size", "21"]) == 0
     kernel = tifffile.imread(tmp_path / "k.tif")
@@ -114,7 +93,7 @@ def test_bad_requests_and_the_command_line(tmp_path):
 
 
 def test_psf_estimate_with_any_method_and_the_blind_default(tmp_path):
-    blurred, sharp, _ = _case(13, 5)
+    blurred, sharp, _ = levin_case(13, 5)
     for method, gain in (("wiener", 1.0), ("richardson_lucy", 0.4), ("hyper_laplacian", 1.8)):  # RL: 10 iterations
         out = nd.deblur(blurred, method, psf="estimate", kernel_size=31)
         assert out.shape == blurred.shape and _psnr(out, sharp) > _psnr(blurred, sharp) + gain, method
@@ -141,9 +120,9 @@ def test_a_kernel_per_window_for_blur_that_varies(tmp_path):
     for rows, cols in windows:
         covered[rows, cols] += 1
     assert len(windows) == 4 and covered.min() >= 1 and covered.max() == 4  # everything seen, quarters overlap
-    sharp = _sharp(13)
+    sharp = kodak_crop(13)
     left, right = (np.load(shared_data("levin09", f"k{k:02d}.npy")) for k in (5, 3))
-    blurred = np.concatenate([_blur(sharp, left)[:, :128], _blur(sharp, right, seed=1)[:, 128:]], axis=1)
+    blurred = np.concatenate([blur_photo(sharp, left)[:, :128], blur_photo(sharp, right, seed=1)[:, 128:]], axis=1)
     out = nd.deblur((blurred * 255).round().astype(np.uint8), kernel_grid=2)  # the blind default, per window
     assert out.dtype == np.uint8 and out.shape == blurred.shape
     assert _psnr(out / 255.0, sharp) > _psnr(blurred, sharp) + 0.3  # measured +0.43 on these small windows

@@ -309,3 +309,18 @@ def test_network_tiles_too_small_for_their_overlap_are_refused():
         nd.deblur(image, "nafnet", weights="random", tile_size=16)
     out = nd.deblur(image, "nafnet", weights="random", tile_size=48, precision="float32")
     assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int32", "uint32", "int64", "float32", "float64"])
+def test_a_constant_image_comes_back_unchanged_from_every_method(dtype):
+    """Flat fields at the type's extremes and in between: no zero-range intensity map, no float32 round trip."""
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else np.finfo(dtype)
+    values = [info.max, info.min, 123456789 if np.dtype(dtype).itemsize >= 4 else 7]
+    psf = np.ones((3, 3)) / 9
+    for value in values:
+        image = np.full((40, 48), value, dtype=dtype)
+        for method in ("wiener", "richardson_lucy", "hyper_laplacian", "pnp", "nafnet"):
+            kwargs = {"psf": psf} if nd.get_method(method).needs_psf else {}
+            out = nd.deblur(image, method, **kwargs)
+            assert out.dtype == image.dtype and np.array_equal(out, image), (dtype, value, method)
+        assert nd.deblur(image, "wiener", psf=psf, output_dtype="float32").dtype == np.float32

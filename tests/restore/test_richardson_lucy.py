@@ -44,6 +44,9 @@ def test_auto_settings_one_count_per_batch_from_its_noisiest_image():
     iterations, tv = auto_settings(torch.tensor([[0.01], [0.05]]))
     assert iterations == AUTO_ITERATIONS[0] + 10  # 1.5 / 0.05 = 30
     assert torch.allclose(tv, TV_PER_SIGMA * torch.tensor([[0.01], [0.05]]))
+    # Photon counts (all shot noise) get twice the TV weight of noise of one level.
+    _, photon_tv = auto_settings(torch.full((1, 1), 0.02), torch.ones(1, 1))
+    assert float(photon_tv) == pytest.approx(2 * TV_PER_SIGMA * 0.02)
     assert auto_settings(torch.zeros(1, 1))[0] == AUTO_ITERATIONS[1]  # nothing to fear from noise
     assert auto_settings(torch.full((1, 1), 1e-5))[0] == AUTO_ITERATIONS[1]
     assert auto_settings(torch.full((1, 1), 0.5))[0] == AUTO_ITERATIONS[0]

@@ -270,7 +270,8 @@ def test_psf_from_the_microscope_at_the_layers_pixel_size(make_napari_viewer):
     fields["na"].value, fields["wavelength"].value = 1.2, 0.6
     widget._add_psf_layer()
     added = viewer.layers["PSF (widefield)"]
-    np.testing.assert_allclose(added.data, psf, atol=1e-6) and tuple(added.scale) == (0.1, 0.1)
+    np.testing.assert_allclose(added.data, psf, atol=1e-6)
+    assert tuple(added.scale) == pytest.approx((0.1, 0.1))
     request = widget._request()
     np.testing.assert_allclose(request["psf"], psf, atol=1e-6)
     fields["pixel_size"].value = 0.65  # the camera's pixel, not divided by the magnification
@@ -280,14 +281,14 @@ def test_psf_from_the_microscope_at_the_layers_pixel_size(make_napari_viewer):
 
 def test_psf_measured_from_a_bead_layer_becomes_the_psf(make_napari_viewer):
     from napari_deblur.synth.psf import widefield_psf
-    from tests.psfs.test_beads import _ncc, _render
+    from tests.helpers import ncc, render_beads
 
     rng = np.random.default_rng(4)
     truth = widefield_psf(na=1.2, wavelength=0.6, pixel_size=0.1, ndim=2)
     truth = truth / truth.sum()
     beads = [(np.array([30 + 45 * i + rng.random(), 30 + 45 * j + rng.random()]), 1e4)
              for i in range(3) for j in range(3)]
-    image = _render((160, 160), truth, beads, rng).astype(np.uint16)
+    image = render_beads((160, 160), truth, beads, rng).astype(np.uint16)
     viewer = make_napari_viewer()
     layer = viewer.add_image(image, name="beads", scale=(0.1, 0.1))
     widget = DeblurWidget(viewer)
@@ -299,7 +300,7 @@ def test_psf_measured_from_a_bead_layer_becomes_the_psf(make_napari_viewer):
     psf_layer = viewer.layers["PSF (beads)"]
     side = psf_layer.data.shape[0]  # five FWHM across, chosen from the beads: compare the same window
     cut = slice((truth.shape[0] - side) // 2, (truth.shape[0] + side) // 2)
-    assert "9 beads averaged" in widget.status.value and _ncc(psf_layer.data, truth[cut, cut]) >= 0.98
+    assert "9 beads averaged" in widget.status.value and ncc(psf_layer.data, truth[cut, cut]) >= 0.98
     assert tuple(psf_layer.scale) == (0.1, 0.1) and len(viewer.layers["beads used"].data) == 9
     assert widget.psf_source.source.value == "a layer" and widget.psf.value is psf_layer  # Run uses it now
     marks = viewer.add_points([[30.5, 30.5]], name="my bead", scale=(0.1, 0.1))
@@ -319,9 +320,9 @@ def test_the_blind_default_without_a_psf_layer(make_napari_viewer, blurred):
 
 def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_viewer):
     from napari_deblur.psfs import estimate_kernel
-    from tests.psfs.test_estimate import _case
+    from tests.helpers import levin_case
 
-    blurred, _, _ = _case(13, 5)
+    blurred, _, _ = levin_case(13, 5)
     stack = np.stack([np.zeros_like(blurred), blurred])  # the second plane is the blurred photo
     viewer = make_napari_viewer()
     layer = viewer.add_image(stack, name="blurred", scale=(1.0, 0.5, 0.5))
@@ -352,7 +353,7 @@ def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari
     pytest.importorskip("bioimageio.spec")
     import napari_deblur as nd
     from napari_deblur.widgets import _packages
-    from tests.test_bioimageio import _sharpen_package
+    from tests.sharpen_package import sharpen_package
 
     package = nd.export_bioimageio("nafnet-small", tmp_path / "nafnet.zip")
     viewer = make_napari_viewer()
@@ -371,7 +372,7 @@ def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari
         result = viewer.layers[-1].data
         np.testing.assert_allclose(result, nd.deblur(image, str(package)), atol=1e-5)
         # Weights that need the package's own code: a "trust code" box, and Run stays grey until it is ticked.
-        widget.package.value = str(_sharpen_package(tmp_path / "code", weights="pytorch_state_dict"))
+        widget.package.value = str(sharpen_package(tmp_path / "code", weights="pytorch_state_dict"))
         trust = next(w for w in widget.params.widgets() if w.name == "trust_code")
         assert not widget.run_button.enabled and "trust code" in widget.run_button.text
         trust.value = True

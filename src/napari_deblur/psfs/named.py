@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur.colour import is_colour
 from napari_deblur.params import Param
 from napari_deblur.psfs.estimate import estimate_kernel_steps
 from napari_deblur.psfs.estimate.windows import blend_windows
@@ -85,7 +86,7 @@ def _estimate_settings(params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
 def plane_for_estimate(image: Any, axes: str | None, rgb: bool | None) -> np.ndarray:
     """``image`` as the one 2D plane (grey, or colour last) a kernel is estimated from; a stack is refused."""
     shape = tuple(np.shape(image))
-    colour = bool(rgb) or (rgb is None and len(shape) == 3 and shape[-1] in (3, 4) and not axes)
+    colour = is_colour(shape, rgb, axes)
     plain = (axes or "").upper() in ("", "YX", "YXC")
     if not plain or len(shape) != 2 + colour:
         raise ValueError(f"psf='estimate' works on one 2D image (grey or colour); this one is {shape}"

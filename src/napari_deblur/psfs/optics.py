@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur.colour import is_colour
 from napari_deblur.synth.kinds import get_kind, make_kernel
 from napari_deblur.synth.psf import theoretical_fwhm
 
@@ -88,7 +89,7 @@ def psf_for_image(psf: str, image_shape: tuple[int, ...], axes: str | None, rgb:
         sides = tuple(shape[axes.upper().index(a)] for a in spatial)
         ndim = 3 if "Z" in spatial else 2
     else:
-        colour = bool(rgb) or (rgb is None and len(shape) == 3 and shape[-1] in (3, 4))
+        colour = is_colour(shape, rgb)
         ndim = 3 if len(shape) == 3 and not colour else 2
         sides = shape[:2] if colour else shape[-ndim:]
     return optics_psf(psf, image_shape=sides, ndim=ndim, **optics), rest

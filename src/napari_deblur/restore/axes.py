@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_deblur.colour import COLOUR_CHANNELS
+
 AXIS_LETTERS = "TCZYX"
 
 
@@ -54,7 +56,7 @@ def resolve_axes(shape: tuple[int, ...], axes: str | None, rgb: bool | None, psf
     if ndim == 2:
         return "YX"
     # As napari does: a trailing axis of 3 or 4 is RGB(A) unless the caller says rgb=False.
-    if rgb is not False and shape[-1] in (3, 4):
+    if rgb is not False and shape[-1] in COLOUR_CHANNELS:
         if ndim == 3:
             return "YXC"
         return _ambiguous(shape)
@@ -85,7 +87,7 @@ def layout(axes: str, shape: tuple[int, ...], spatial_ndim: int) -> AxisLayout:
     others = [i for i, a in enumerate(axes) if a not in spatial]
     order = tuple(others + [axes.index(a) for a in spatial])
     c = axes.find("C")
-    is_rgb = c == len(axes) - 1 and shape[c] in (3, 4)
+    is_rgb = c == len(axes) - 1 and shape[c] in COLOUR_CHANNELS
     alpha = 3 if is_rgb and shape[c] == 4 else None
     channel_axis = c if c >= 0 and not is_rgb else None
     return AxisLayout(axes, spatial, order, alpha, channel_axis)

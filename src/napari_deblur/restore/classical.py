@@ -54,7 +54,8 @@ class FFTDeconvolver:
 
     def periodic_axes(self, x: torch.Tensor) -> tuple[bool, ...]:
         """The spatial axes of ``x`` that get no margins: all with ``boundary="periodic"``, none with ``"extend"``,
-        and with ``"auto"`` those whose two ends are background (:func:`~napari_deblur.restore.padding.wrap_safe_axes`)."""
+        and with ``"auto"`` those whose two ends are background
+        (:func:`~napari_deblur.restore.padding.wrap_safe_axes`)."""
         if self.boundary == "auto":
             return wrap_safe_axes(x, self.spatial_ndim)
         return (self.boundary == "periodic",) * self.spatial_ndim

@@ -75,6 +75,10 @@ def deblur_steps(
     spatial_shape = tuple(arr.shape[axes.index(a)] for a in lay.spatial)
     if psf_arr is not None:
         check_psf_fits(psf_arr, spatial_shape)
+    if arr.size and arr.min() == arr.max():
+        # A flat field stays flat under any deblurring: returned exactly, not through float32 (which holds integers
+        # only up to 2**24) and an intensity map of a zero range.
+        return arr.copy() if output_dtype == "same" else arr.astype(np.float32)
 
     planes = to_planes(arr, lay)
     # For each plane, its index along every leading (non-spatial) axis: tells alpha planes (passed

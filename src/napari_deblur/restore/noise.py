@@ -99,29 +99,43 @@ def noise_model(image: np.ndarray) -> tuple[float, float]:
     return float(gain), float(np.sqrt(offset))
 
 
-def effective_sigma(image: np.ndarray) -> float:
-    """One noise level for a 2D ``image``: its level where the signal is (the 90th percentile of the intensities)
-    under :func:`noise_model`; for noise of one level everywhere, that level."""
+def signal_noise(image: np.ndarray) -> tuple[float, float]:
+    """The noise of a 2D ``image`` where its signal is (the 90th percentile of the intensities, under
+    :func:`noise_model`), and the share of that noise's variance that is shot noise: 0 for noise of one level
+    everywhere (photographs), near 1 for photon counts."""
     gain, read = noise_model(image)
-    signal = max(float(np.percentile(image, _SIGNAL_PERCENTILE)), 0.0)
-    return float(np.sqrt(gain * signal + read**2))
+    shot = gain * max(float(np.percentile(image, _SIGNAL_PERCENTILE)), 0.0)
+    variance = shot + read**2
+    return float(np.sqrt(variance)), (shot / variance if variance > 0 else 0.0)
 
 
-def image_sigma(batch: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
-    """The noise level of each image of an (N, C, *spatial) batch, measured ; shape (N, C).
+def effective_sigma(image: np.ndarray) -> float:
+    """One noise level for a 2D ``image``: its level where the signal is (:func:`signal_noise`); for noise of one
+    level everywhere, that level."""
+    return signal_noise(image)[0]
+
+
+def image_noise(batch: torch.Tensor, spatial_ndim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noise level of each image of an (N, C, *spatial) batch and its shot-noise share (:func:`signal_noise`),
+    two (N, C) tensors.
 
     Photon-counting data has no single level: its Poisson noise grows with the signal. The level where the signal
-    is stands for it (:func:`effective_sigma`); for photos it is their one level.
-    Volumes are measured on their middle XY plane and an XZ plane: out-of-focus planes of a widefield stack are
-    smooth and would read too little noise alone.
+    is stands for it; for photos it is their one level. Volumes are measured on their middle XY plane and an XZ
+    plane, the noisier one counting: out-of-focus planes of a widefield stack are smooth and would read too little
+    noise alone.
     """
     planes = batch.detach().float().cpu().numpy()
-    sigma = np.zeros(batch.shape[:2], np.float64)
+    sigma, shot = np.zeros(batch.shape[:2], np.float64), np.zeros(batch.shape[:2], np.float64)
     for n, image in enumerate(planes):
         for c, volume in enumerate(image):
             if spatial_ndim == 3:
                 z, y = volume.shape[0] // 2, volume.shape[1] // 2
-                sigma[n, c] = max(effective_sigma(volume[z]), effective_sigma(volume[:, y]))
+                sigma[n, c], shot[n, c] = max(signal_noise(volume[z]), signal_noise(volume[:, y]))
             else:
-                sigma[n, c] = effective_sigma(volume)
-    return torch.from_numpy(sigma).float().to(batch.device)
+                sigma[n, c], shot[n, c] = signal_noise(volume)
+    return (torch.from_numpy(sigma).float().to(batch.device), torch.from_numpy(shot).float().to(batch.device))
+
+
+def image_sigma(batch: torch.Tensor, spatial_ndim: int) -> torch.Tensor:
+    """The noise level of each image of an (N, C, *spatial) batch (:func:`image_noise`), shape (N, C)."""
+    return image_noise(batch, spatial_ndim)[0]

@@ -21,15 +21,15 @@ import torch
 from napari_deblur.params import Param
 from napari_deblur.restore.classical import PSF_PARAMS, FFTDeconvolver, prepare_for_method
 from napari_deblur.restore.methods import MethodSpec, register
-from napari_deblur.restore.noise import image_sigma
+from napari_deblur.restore.noise import image_noise
 
 _EPS = 1e-6
 
-#: Auto TV weight = TV_PER_SIGMA x the measured noise level (in the [0, 1] units of the intensity policy). On Kodak
-#: crops x Levin kernels the best weight was 0.005 at sigma 0.01 and 0.01-0.02 at sigma 0.03; the Levin captures
-#: (sigma 0.004) wanted 0.002 or less. With 0.4-0.6 x sigma, every case gained on the input. Photon-counting data
-#: wants about twice as much (1 x sigma was best at 50 and 300 photons); 0.75 for all traded 0.5 dB on photos for
-#: 0.5 dB there, so photos keep 0.5.
+#: Auto TV weight = TV_PER_SIGMA x (1 + shot share) x the measured noise level (in the [0, 1] units of the intensity
+#: policy). On Kodak crops x Levin kernels the best weight was 0.005 at sigma 0.01 and 0.01-0.02 at sigma 0.03; the
+#: Levin captures (sigma 0.004) wanted 0.002 or less: with 0.4-0.6 x sigma every case gained on the input. Photon
+#: counts (their noise nearly all shot noise) want twice as much: 1 x sigma was best at 50 and 300 photons, where
+#: 0.5 lost 0.5-0.8 dB. (One factor of 0.75 for all traded 0.5 dB on photos for 0.5 dB on photon counts.)
 TV_PER_SIGMA = 0.5
 #: Auto iterations = ITERATIONS_PER_INVERSE_SIGMA / sigma, within AUTO_ITERATIONS: regularized in proportion to the
 #: noise, the estimate goes on improving for about 50 iterations at sigma 0.03 and for 150 and more at sigma 0.01
@@ -38,14 +38,15 @@ ITERATIONS_PER_INVERSE_SIGMA = 1.5
 AUTO_ITERATIONS = (20, 200)
 
 
-def auto_settings(sigma: torch.Tensor) -> tuple[int, torch.Tensor]:
-    """Iterations and TV weights (per image, shaped like ``sigma``) for measured noise levels ``sigma``.
+def auto_settings(sigma: torch.Tensor, shot: torch.Tensor | None = None) -> tuple[int, torch.Tensor]:
+    """Iterations and TV weights (per image, shaped like ``sigma``) for measured noise levels ``sigma`` and their
+    shot-noise shares ``shot`` (0 when not given).
 
     One iteration count serves the batch: the noisiest image sets it, so none is iterated into its noise."""
     low, high = AUTO_ITERATIONS
     noisiest = float(sigma.max())
     iterations = high if noisiest <= 0 else int(np.clip(round(ITERATIONS_PER_INVERSE_SIGMA / noisiest), low, high))
-    return iterations, TV_PER_SIGMA * sigma
+    return iterations, TV_PER_SIGMA * (1 + (shot if shot is not None else 0)) * sigma
 
 
 class RichardsonLucyDeconvolver(FFTDeconvolver):
@@ -64,11 +65,12 @@ class RichardsonLucyDeconvolver(FFTDeconvolver):
         """The iterations and TV weight this batch gets: the user's numbers, or measured ones where left at 0."""
         if self.iterations > 0 and (self.tv_weight > 0 or not self.regularize):
             return self.iterations, self.tv_weight
-        iterations, tv = auto_settings(image_sigma(batch, self.spatial_ndim))
+        iterations, tv = auto_settings(*image_noise(batch, self.spatial_ndim))
         if not self.regularize:  # unregularized, the iterations amplify noise from the start: stop at the fewest
             iterations = AUTO_ITERATIONS[0]
-        tv = tv.reshape(*tv.shape, *[1] * self.spatial_ndim) if self.tv_weight == 0 and self.regularize else self.tv_weight
-        return self.iterations or iterations, tv
+        if self.tv_weight > 0 or not self.regularize:
+            return self.iterations or iterations, self.tv_weight
+        return self.iterations or iterations, tv.reshape(*tv.shape, *[1] * self.spatial_ndim)
 
     def _tv_term(self, est: torch.Tensor) -> torch.Tensor:
         """div(grad u / |grad u|): forward differences (zero at the far end), then their adjoint.
@@ -181,8 +183,8 @@ register(MethodSpec(
               f"{ITERATIONS_PER_INVERSE_SIGMA:g} / the measured noise level, {AUTO_ITERATIONS[0]}-"
               f"{AUTO_ITERATIONS[1]}; {AUTO_ITERATIONS[0]} unregularized).", min=0, max=1000, zero="auto"),
         Param("tv_weight", float, 0.0, "Total-variation regularization against the noise the iterations amplify "
-              f"(0 = auto: {TV_PER_SIGMA:g} x the measured noise level; by hand about 0.002-0.005 for clean data, "
-              "0.01-0.05 for noisy data).", min=0.0, max=0.1, zero="auto"),
+              f"(0 = auto: {TV_PER_SIGMA:g} x the measured noise level, twice that for photon counts; by hand about "
+              "0.002-0.005 for clean data, 0.01-0.05 for noisy data).", min=0.0, max=0.1, zero="auto"),
         Param("regularize", bool, True, "Total-variation regularization on (off: the textbook algorithm, which "
               "amplifies noise as it iterates).", advanced=True),
         Param("accelerate", bool, False, "Biggs-Andrews acceleration: each iteration goes further along the way "

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_deblur.colour import is_colour
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
 from napari_deblur.restore.checks import check_image
 from napari_deblur.restore.intensity import intensity_map, restore_dtype
@@ -30,7 +31,7 @@ def learned_blur(image: Any, model: str, *, seed: int | None = None, axes: str |
     generator = load_blur_generator(model)
     arr = check_image(image)
     axes = resolve_axes(arr.shape, axes, rgb, None)
-    joint = generator.in_channels == 3 and axes.endswith("C") and arr.shape[-1] in (3, 4)
+    joint = generator.in_channels == 3 and is_colour(arr.shape, axes=axes)
     source = arr[..., :3] if joint else arr  # a colour generator sees RGB together; alpha passes through
     lay = layout(axes, source.shape, 2)
     planes = to_planes(source, lay)

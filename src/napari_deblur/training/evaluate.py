@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur.colour import is_colour
 from napari_deblur.restore.engine import deblur
 from napari_deblur.restore.methods import get_method
 
@@ -42,7 +43,7 @@ def _to_unit(arr: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray
 
 def _layout(arr: np.ndarray) -> tuple[np.ndarray, bool, str | None]:
     """(image, rgb, axes) for the engine: alpha dropped, RGB as YXC, other 3D arrays as ZYX plane stacks."""
-    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+    if is_colour(arr.shape):
         return arr[..., :3], True, None
     if arr.ndim == 2:
         return arr, False, None
@@ -113,7 +114,7 @@ def _named(items: str | os.PathLike | Sequence[Any] | np.ndarray, what: str, suf
 
 def _kernel(k: np.ndarray, name: str) -> np.ndarray:
     k = np.asarray(k, np.float32)
-    if k.ndim == 3 and k.shape[-1] in (3, 4):
+    if is_colour(k.shape):
         k = k[..., :3].mean(axis=-1)
     if k.ndim != 2 or k.sum() <= 0:
         raise ValueError(f"Kernel {name!r} must be a 2D array with a positive sum; got shape {k.shape}.")

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from napari_deblur.colour import COLOUR_CHANNELS, is_colour
+
 # io's own TIFF axes mapping, so headers are read exactly as read_image reads the pixels.
 from napari_deblur.io import TIFF_SUFFIXES, _tiff_axes, read_image, write_image
 from napari_deblur.restore.intensity import policy_range
@@ -98,7 +100,7 @@ def _plane_layout(shape: tuple[int, ...], axes: str | None) -> tuple[int, int, i
         raise ValueError(f"An image needs at least 2 dimensions; got shape {shape}.")
     if len(shape) >= 3 and shape[-1] <= 4 and (axes.endswith("C") if axes else len(shape) == 3):
         return int(np.prod(shape[:-3], dtype=int)), (3 if shape[-1] >= 3 else 1), shape[-3], shape[-2], -1
-    if axes and axes.endswith("CYX") and shape[-3] in (3, 4):
+    if axes and axes.endswith("CYX") and shape[-3] in COLOUR_CHANNELS:  # colour first, as some TIFFs store it
         return int(np.prod(shape[:-3], dtype=int)), 3, shape[-2], shape[-1], -3
     return int(np.prod(shape[:-2], dtype=int)), 1, shape[-2], shape[-1], None
 
@@ -180,7 +182,7 @@ def layer_pairs_to_folder(blurred_list: list[Any], sharp_list: list[Any], folder
         if b.shape != s.shape:
             raise ValueError(f"Pair {i}: the blurred image {b.shape} and the sharp image {s.shape} differ in "
                              "shape; pairs must be pixel-aligned.")
-        axes = "YXC" if b.ndim == 3 and b.shape[-1] in (3, 4) else {2: "YX", 3: "ZYX"}.get(b.ndim)
+        axes = "YXC" if is_colour(b.shape) else {2: "YX", 3: "ZYX"}.get(b.ndim)
         write_image(folder / "blur" / f"layer_{i:03d}.tif", b, axes)
         write_image(folder / "sharp" / f"layer_{i:03d}.tif", s, axes)
     return folder

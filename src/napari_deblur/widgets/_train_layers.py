@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur.colour import is_colour
 from napari_deblur.training.events import Validation
 from napari_deblur.widgets._layers import check_image_layer
 from napari_deblur.widgets.deblur import guess_axes
@@ -80,7 +81,7 @@ def show_preview(viewer: Any, event: Validation, source: Any = None) -> None:
     if not path or not Path(path).is_file():
         return
     image = np.asarray(iio.imread(path))
-    rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+    rgb = is_colour(image.shape)
     scale, translate = (1.0, 1.0), (0.0, 0.0)
     if path == output:
         scale = tuple(source.scale[-2:])

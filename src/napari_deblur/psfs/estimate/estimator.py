@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from napari_deblur.colour import is_colour
 from napari_deblur.psfs.estimate.fourier import grad, irfft2, otf, periodic_extend, rfft2
 from napari_deblur.psfs.estimate.kernel_step import centre, delta, project, solve_kernel
 from napari_deblur.psfs.estimate.latent import l0_latent
@@ -51,7 +52,7 @@ MIN_SIDE_PER_KERNEL = 2
 def luminance(image: np.ndarray) -> np.ndarray:
     """Grey (Y, X) from a grey or colour (Y, X, 3/4) image, in [0, 1] by the package's intensity policy."""
     x = np.asarray(image)
-    colour = x.ndim == 3 and x.shape[-1] in (3, 4)
+    colour = is_colour(x.shape)
     if x.ndim != 2 and not colour:
         raise ValueError(f"The kernel is estimated from a 2D grey or colour image; got shape {x.shape}.")
     lo, hi = policy_range(x[..., :3] if colour else x)
