@@ -17,8 +17,8 @@ from typing import Any
 
 from napari_deblur._atomic import atomic_path
 from napari_deblur.hardware import PRECISION_ALIASES, PRECISIONS
-from napari_deblur.training.data import check_data
-from napari_deblur.training.files import image_shape
+from napari_deblur.training.data_check import check_data
+from napari_deblur.training.files import check_writable, image_shape
 from napari_deblur.training.perceptual import load_vgg_features
 from napari_deblur.zoo.family import FAMILIES
 from napari_deblur.zoo.weights import find_weights, read_card, user_model_dir
@@ -73,7 +73,8 @@ FIELD_HELP = {
     "lr": "Peak learning rate (AdamW, cosine decay to 0).",
     "loss": "Pixel loss: l1, charbonnier or psnr.",
     "device": "auto, cpu, cuda or mps.",
-    "devices": "GPUs to train on (DDP when more than one).",
+    "devices": "GPUs to train on per machine (DDP when more than one in all).",
+    "nodes": "Machines to train on together (DDP; started by SLURM or torchrun, docs/training.md).",
     "precision": "auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or float16 (mixed).",
     "val_every": "Validate (and write a preview) every N steps.",
     "checkpoint_every": "Save the run folder's last.ckpt every N steps.",
@@ -121,6 +122,7 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     devices: int = 1
+    nodes: int = 1
     seed: int = 0
     val_every: int = 500
     checkpoint_every: int = 500
@@ -255,6 +257,7 @@ class TrainConfig:
             (0 <= self.gan_pretrain <= 1, f"gan_pretrain must be a fraction in [0, 1]; got {self.gan_pretrain}."),
             (0 <= self.ema < 1, f"ema must be in [0, 1) (a decay such as 0.999); got {self.ema}."),
             (self.devices >= 1, f"devices must be at least 1; got {self.devices}."),
+            (self.nodes >= 1, f"nodes must be at least 1; got {self.nodes}."),
             (self.val_every >= 1, f"val_every must be at least 1 step; got {self.val_every}."),
             (self.checkpoint_every >= 1, f"checkpoint_every must be at least 1 step; got {self.checkpoint_every}."),
             (self.workers >= 0, f"workers must be >= 0 (0 = load data in the training process); got "
@@ -287,17 +290,7 @@ class TrainConfig:
         path = self.model_path
         if path.is_dir():
             raise ValueError(f"The output {path} is a folder; give a {MODEL_SUFFIX} file path.")
-        # Without creating anything: the nearest existing ancestor must be a writable folder.
-        ancestor = path.parent
-        while not ancestor.exists() and ancestor != ancestor.parent:
-            ancestor = ancestor.parent
-        if not ancestor.is_dir():
-            raise ValueError(f"Cannot create the output folder {path.parent}: {ancestor} is a file, not a folder. "
-                             "Choose another output path.")
-        if not os.access(ancestor, os.W_OK | os.X_OK):
-            raise ValueError(f"Cannot write the model to {path}: {ancestor} is not writable. Choose another "
-                             "output path.")
-
+        check_writable(path)
 
     def _validate_init(self) -> None:
         if not self.init:

@@ -186,3 +186,17 @@ def layer_pairs_to_folder(blurred_list: list[Any], sharp_list: list[Any], folder
         write_image(folder / "blur" / f"layer_{i:03d}.tif", b, axes)
         write_image(folder / "sharp" / f"layer_{i:03d}.tif", s, axes)
     return folder
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``ValueError`` unless ``path`` could be written, without creating anything: its nearest existing
+    ancestor must be a writable folder."""
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"Cannot create the output folder {path.parent}: {ancestor} is a file, not a folder. "
+                         "Choose another output path.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"Cannot write the model to {path}: {ancestor} is not writable. Choose another "
+                         "output path.")

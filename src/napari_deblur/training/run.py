@@ -163,11 +163,13 @@ def _worker_init(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _device_name(accelerator: str) -> str:
+def _device_name(accelerator: str, processes: int = 1) -> str:
+    """What trains, for the started event: ``cuda:0 (NVIDIA H200)``, ``cpu``; under DDP with the process count."""
+    name = accelerator
     if accelerator == "cuda":
         index = torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return accelerator
+        name = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"{name}, {processes} processes (DDP)" if processes > 1 else name
 
 
 def _event_writer(cfg: TrainConfig, on_event: EventFn | None, append: bool) -> EventFn:
@@ -306,14 +308,16 @@ def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit:
 
 def _trainer(cfg: TrainConfig, accelerator: str, precision: str, emit: EventFn, n_val: int
              ) -> tuple[L.Trainer, _Events]:
-    devices = cfg.devices if accelerator == "cuda" else 1  # several CPU processes would only share the cores
+    # More than one device: DDP, one process per GPU (NCCL), or per process asked for on a CPU (gloo; they share
+    # the cores, so it is for testing the distributed path and for CPU clusters, not for speed on one machine).
+    devices = cfg.devices
     strategy = "auto"
-    if devices > 1:
+    if devices * cfg.nodes > 1:
         # The GAN's two backward passes per step need DDP to expect parameters unused by one of them.
         strategy = "ddp_find_unused_parameters_true" if FAMILIES[cfg.model].is_gan else "ddp"
-    events = _Events(cfg, emit, _device_name(accelerator))
+    events = _Events(cfg, emit, _device_name(accelerator, devices * cfg.nodes))
     trainer = L.Trainer(
-        accelerator=accelerator, devices=devices, strategy=strategy, precision=precision,
+        accelerator=accelerator, devices=devices, num_nodes=cfg.nodes, strategy=strategy, precision=precision,
         max_steps=cfg.steps, max_epochs=-1, val_check_interval=min(cfg.val_every, cfg.steps),
         check_val_every_n_epoch=None, limit_val_batches=n_val, num_sanity_val_steps=0,
         gradient_clip_val=None if FAMILIES[cfg.model].is_gan else 1.0,

@@ -1,4 +1,5 @@
-"""Which layers the widgets pick by default: what the user is looking at, and a layer that looks like a PSF.
+"""Layers in and out of the docks: which ones they pick by default (what the user is looking at, a layer that looks
+like a PSF), the axes a layer's data most likely has, and how a result layer is described.
 
 A widget that opens on a hidden ground truth and no PSF, although a kernel is loaded, fails on its first Run.
 These rules choose instead: the selected image layer, else the topmost visible one, never a PSF-like layer as
@@ -65,3 +66,28 @@ def layer_psf(layer: Any) -> np.ndarray:
     """The PSF held by an image layer; an RGB layer's colours are averaged, as for a colour PSF file."""
     check_image_layer(layer, "PSF")
     return grey_psf(layer.data) if layer.rgb else np.asarray(layer.data)
+
+
+def guess_axes(layer: Any) -> str:
+    """Axes for a layer: RGB layers end in C; otherwise the common microscopy orders."""
+    if layer.rgb:
+        return {3: "YXC", 4: "ZYXC", 5: "TZYXC"}.get(layer.data.ndim, "")
+    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
+    if len(labels) == layer.data.ndim and all(a in "TCZYX" and len(a) == 1 for a in labels) \
+            and len(set(labels)) == len(labels):
+        return "".join(labels)
+    return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(layer.data.ndim, "")
+
+
+def output_layer_kwargs(layer: Any, method: str, params: dict[str, Any], axes: str) -> dict[str, Any]:
+    """Name, geometry and provenance of the result layer (pixel size and position kept)."""
+    return {
+        "name": f"{layer.name} deblurred ({method})",
+        "scale": layer.scale,
+        "translate": layer.translate,
+        "colormap": layer.colormap.name if not layer.rgb else None,
+        "rgb": layer.rgb,
+        "blending": layer.blending,
+        "metadata": {"napari_deblur": {"method": method, "params": params, "source": layer.name,
+                                        "axes": axes}},
+    }

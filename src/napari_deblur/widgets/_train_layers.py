@@ -15,8 +15,7 @@ import numpy as np
 
 from napari_deblur.colour import is_colour
 from napari_deblur.training.events import Validation
-from napari_deblur.widgets._layers import check_image_layer
-from napari_deblur.widgets.deblur import guess_axes
+from napari_deblur.widgets._layers import check_image_layer, guess_axes
 
 PREVIEW_LAYER = "training preview"
 

@@ -19,9 +19,11 @@ from napari_deblur.restore.lazy import is_dask
 from napari_deblur.restore.methods import get_method, list_methods
 from napari_deblur.widgets._layers import (
     check_image_layer,
+    guess_axes,
     image_layers,
     layer_psf,
     looks_like_psf,
+    output_layer_kwargs,
     preferred_image,
     preferred_psf,
 )
@@ -38,31 +40,6 @@ if TYPE_CHECKING:
     import napari
 
 SETTINGS = "deblur_widget"
-
-
-def guess_axes(layer: Any) -> str:
-    """Axes for a layer: RGB layers end in C; otherwise the common microscopy orders."""
-    if layer.rgb:
-        return {3: "YXC", 4: "ZYXC", 5: "TZYXC"}.get(layer.data.ndim, "")
-    labels = [str(a).upper() for a in getattr(layer, "axis_labels", ())]
-    if len(labels) == layer.data.ndim and all(a in "TCZYX" and len(a) == 1 for a in labels) \
-            and len(set(labels)) == len(labels):
-        return "".join(labels)
-    return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}.get(layer.data.ndim, "")
-
-
-def output_layer_kwargs(layer: Any, method: str, params: dict[str, Any], axes: str) -> dict[str, Any]:
-    """Name, geometry and provenance of the result layer (pixel size and position kept)."""
-    return {
-        "name": f"{layer.name} deblurred ({method})",
-        "scale": layer.scale,
-        "translate": layer.translate,
-        "colormap": layer.colormap.name if not layer.rgb else None,
-        "rgb": layer.rgb,
-        "blending": layer.blending,
-        "metadata": {"napari_deblur": {"method": method, "params": params, "source": layer.name,
-                                        "axes": axes}},
-    }
 
 
 class DeblurWidget(DockForm):

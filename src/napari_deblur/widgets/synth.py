@@ -17,12 +17,11 @@ from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.learned import LEARNED
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
-from napari_deblur.widgets._layers import check_image_layer, image_layers
+from napari_deblur.widgets._layers import check_image_layer, guess_axes, image_layers
 from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
-from napari_deblur.widgets.deblur import guess_axes
 from napari_deblur.zoo.bgan import BGAN
 from napari_deblur.zoo.registration import family_models
 
