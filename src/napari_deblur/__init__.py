@@ -20,8 +20,8 @@ import numpy as np
 from napari_deblur import zoo  # noqa: F401 - registers every network family as a method
 from napari_deblur.bioimageio import export_bioimageio
 from napari_deblur.params import Param
-from napari_deblur.psfs import BeadPSF, default_request, estimate_kernel, named_psf, optics_psf, psf_from_beads
-from napari_deblur.psfs.named import ESTIMATE, deblur_by_windows, estimate_grid
+from napari_deblur.psfs import BeadPSF, estimate_kernel, optics_psf, psf_from_beads
+from napari_deblur.psfs.named import request_steps
 from napari_deblur.restore import classical, richardson_lucy, sparse  # noqa: F401 - register Wiener, RL, hyper-Laplacian
 from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.methods import MethodSpec, get_method, list_methods
@@ -118,11 +118,7 @@ def deblur(
         The deblurred image, same shape as ``image``. A dask array gives a lazy dask array with the same
         chunks and dtype (see ``napari_deblur.restore.lazy``): nothing is computed until it is.
     """
-    method, psf = default_request(method, psf)
-    if isinstance(psf, str) and psf == ESTIMATE and estimate_grid(params) > 1:  # blur that varies: per window
-        return deblur_by_windows(image, method, axes, rgb, params, device, output_dtype)
-    if isinstance(psf, str):  # "widefield"/"confocal" from the optics keywords, "estimate" from the image itself
-        psf, params = named_psf(psf, image, axes, rgb, params)
-    return drain(deblur_steps(image, method, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
-                              tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
-                              intensity_range=intensity_range, tile_batch=tile_batch, **params))
+    # A named PSF: "widefield"/"confocal" from the optics keywords, "estimate" from the image itself.
+    return drain(request_steps(image, method, psf, axes=axes, rgb=rgb, device=device, output_dtype=output_dtype,
+                               params=params, tile_size=tile_size, tile_overlap=tile_overlap,
+                               intensity_range=intensity_range, tile_batch=tile_batch))[0]

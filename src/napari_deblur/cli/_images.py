@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -28,16 +29,18 @@ from napari_deblur.psfs import (
     PSF_METHOD,
     PSF_NAMES,
     default_request,
-    named_psf,
 )
-from napari_deblur.psfs.named import deblur_by_windows
-from napari_deblur.restore.engine import Progress, deblur_steps, drain
+from napari_deblur.psfs.estimate.estimator import ESTIMATE_MESSAGE
+from napari_deblur.psfs.named import request_steps
+from napari_deblur.restore.engine import Progress, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.learned import LEARNED
 from napari_deblur.synth.synthesize import blur_variants
 from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
+
+T = TypeVar("T")
 
 
 def add_image_parsers(sub: argparse._SubParsersAction) -> None:
@@ -111,71 +114,57 @@ def _cmd_deblur(args: argparse.Namespace) -> int:
     psf_file = [Path(args.psf)] if args.psf and args.psf not in PSF_NAMES else []
     check_output(args.output, [args.input, *psf_file], args.overwrite)
     psf = read_psf(psf_file[0]) if psf_file else args.psf  # a name: generated or estimated for the image below
+    params |= _psf_settings(args, psf)
     if is_zarr(args.input) or is_zarr(args.output):
         return _deblur_zarr(args, psf, params)
     image, file_axes = read_image(args.input)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     axes = args.axes or file_axes
-    if isinstance(psf, str) and psf == ESTIMATE and (args.estimate_kernel_grid or 1) > 1:  # a kernel per window
-        given = {"kernel_size": args.estimate_kernel_size or ESTIMATE_PARAMS[0].default,
-                 "kernel_grid": args.estimate_kernel_grid, **params}
-        result = deblur_by_windows(image, args.method, axes, args.rgb or None, given, args.device,
-                                   "float32" if args.float32 else "same")
-        write_image(args.output, result, axes=axes)
-        print(f"wrote {args.output} {result.shape} {result.dtype}")
-        return 0
-    psf = _psf_for(args, psf, image, axes)
-    steps = deblur_steps(
-        image, args.method, psf=psf, axes=axes, rgb=args.rgb or None, tile_size=args.tile_size,
-        tile_overlap=args.tile_overlap, tile_batch=args.tile_batch, device=args.device,
-        output_dtype="float32" if args.float32 else "same", **params,
-    )
-    bars: list[tqdm] = []  # drawn once the tiles are counted: not before a bad request fails, nor with 0/1
-
-    def show(event: Progress) -> None:
-        if event.total <= 1 and not event.done:
-            return  # "preparing": the number of tiles is not known yet
-        if not bars:
-            bars.append(tqdm(total=event.total, desc=args.method, unit="tile"))
-        bars[0].total, bars[0].n = event.total, event.done
-        bars[0].refresh()
-
-    try:
-        result = drain(steps, show)
-    finally:
-        for bar in bars:
-            bar.close()
+    result, _ = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
+                                         device=args.device, output_dtype="float32" if args.float32 else "same",
+                                         params=params, **_engine_flags(args)), args.method)
     write_image(args.output, result, axes=axes)
     print(f"wrote {args.output} {result.shape} {result.dtype}")
     return 0
 
 
-def _psf_for(args: argparse.Namespace, psf: Any, image: Any, axes: str | None) -> Any:
-    """The PSF array: as read, generated from the optics flags for ``--psf widefield|confocal``, or estimated from
-    ``image`` (numpy or dask; a 2D one) for ``--psf estimate``."""
+def _engine_flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {"tile_size": args.tile_size, "tile_overlap": args.tile_overlap, "tile_batch": args.tile_batch}
+
+
+def _with_bars(steps: Generator[Progress, None, T], method: str) -> T:
+    """Run ``steps`` with a progress bar per stage: the kernel estimate (``--psf estimate``), then the tiles. Bars
+    are drawn at their stage's first real count: not before a refused request fails, nor for "preparing"."""
+    bars: dict[str, tqdm] = {}
+
+    def show(event: Progress) -> None:
+        stage = "estimate" if event.message.startswith(ESTIMATE_MESSAGE) else "tiles"
+        if stage == "tiles" and event.total <= 1 and not event.done:
+            return  # "preparing": the number of tiles is not known yet
+        if stage not in bars:
+            desc, unit = ("estimating the kernel", "step") if stage == "estimate" else (method, "tile")
+            bars[stage] = tqdm(total=event.total, desc=desc, unit=unit)
+        bars[stage].total, bars[stage].n = event.total, event.done
+        bars[stage].refresh()
+
+    try:
+        return drain(steps, show)
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def _psf_settings(args: argparse.Namespace, psf: Any) -> dict[str, Any]:
+    """The optics flags (``--psf widefield|confocal``) or the estimate's (``--psf estimate``) the user set, checked
+    against the PSF asked for: a flag for another kind of PSF is refused with what it is for."""
     name = psf if isinstance(psf, str) else None
     what = f"--psf {name}" if name else "a PSF file"
     optics = get_kind(name).params if name in OPTICS_KINDS else ()
     given = _given_params(args, "optics_", optics, what if optics else f"{what} (the optics flags are for --psf "
                           "widefield or confocal)")
     estimate = ESTIMATE_PARAMS if name == ESTIMATE else ()
-    given |= _given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for --psf "
-                           "estimate)")
-    if not name:
-        return psf
-    bars: list[tqdm] = []  # drawn at the estimate's first step: not before a refused request fails
-
-    def show(event: Progress) -> None:
-        if not bars:
-            bars.append(tqdm(total=event.total, desc="estimating the kernel", unit="step"))
-        bars[0].total, bars[0].n = event.total, event.done
-        bars[0].refresh()
-
-    try:
-        return named_psf(name, image, axes, args.rgb or None, given, show)[0]
-    finally:
-        for bar in bars:
-            bar.close()
+    return given | _given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for "
+                                 "--psf estimate)")
 
 
 def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> int:
@@ -190,12 +179,10 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
         array, file_axes = read_image(args.input)
         image = da.from_array(array, chunks="auto")
         axes = args.axes or file_axes
-    psf = _psf_for(args, psf, image, axes)
     try:  # chunks are read only from here on: a damaged one fails deep in dask
-        result = drain(deblur_steps(image, args.method, psf=psf, axes=axes, rgb=args.rgb or None,
-                                    tile_size=args.tile_size, tile_overlap=args.tile_overlap,
-                                    tile_batch=args.tile_batch, device=args.device,
-                                    output_dtype="float32" if args.float32 else "same", **params))
+        result, _ = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
+                                             device=args.device, output_dtype="float32" if args.float32 else "same",
+                                             params=params, **_engine_flags(args)), args.method)
         if not is_zarr(args.output):
             check_output_format(args.output, result.dtype)
         with ProgressBar():

@@ -3,7 +3,7 @@ blurred image itself), resolved for one deblur call by the API, the CLI and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,8 @@ from napari_deblur.restore.engine import Progress, deblur_steps, drain
 from napari_deblur.restore.intensity import policy_range, restore_dtype
 
 ESTIMATE = "estimate"
+#: The keywords of a deblur call that are the engine's (tiles, intensities, device, output), not the method's.
+ENGINE_KEYWORDS = ("tile_size", "tile_overlap", "tile_batch", "intensity_range", "device", "output_dtype")
 PSF_NAMES = (*OPTICS_KINDS, ESTIMATE)
 #: What runs when no method is named: with a PSF, the classical default; without one, the blind path that measured
 #: best on our data (docs/benchmarks.md, "Blind deblurring"): the kernel estimated from the image, then the
@@ -41,10 +43,30 @@ def default_request(method: str | None, psf: Any) -> tuple[str, Any]:
     return (PSF_METHOD, psf) if psf is not None else (BLIND_METHOD, ESTIMATE)
 
 
-def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None, params: Mapping[str, Any],
-              on_progress: Callable[[Progress], None] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """The PSF called ``name`` for deblurring ``image``, and ``params`` without the PSF's own settings.
-    ``on_progress`` hears the estimate's progress events (``psf="estimate"``)."""
+def request_steps(image: Any, method: str | None, psf: Any = None, *, axes: str | None = None,
+                  rgb: bool | None = None, device: str = "auto", output_dtype: str = "same",
+                  params: Mapping[str, Any] | None = None, **engine: Any
+                  ) -> Generator[Progress, None, tuple[Any, np.ndarray | None]]:
+    """One deblur request as the API, the CLI and the console's ``deblur_layer`` make it: the default method for
+    what was given, a named PSF made for the image (an estimate's progress events passed on), a kernel per window
+    where asked, then the engine's steps. ``engine``: its tile and intensity keywords. Returns the result and the
+    PSF made for it (``None`` when one was given)."""
+    params = dict(params or {})
+    method, psf = default_request(method, psf)
+    if isinstance(psf, str) and psf == ESTIMATE and estimate_grid(params) > 1:  # blur that varies: per window
+        return deblur_by_windows(image, method, axes, rgb, params, device, output_dtype), None
+    made = None
+    if isinstance(psf, str):
+        made, params = yield from named_psf_steps(psf, image, axes, rgb, params)
+    result = yield from deblur_steps(image, method, psf=psf if made is None else made, axes=axes, rgb=rgb,
+                                     device=device, output_dtype=output_dtype, **engine, **params)
+    return result, made
+
+
+def named_psf_steps(name: str, image: Any, axes: str | None, rgb: bool | None, params: Mapping[str, Any]
+                    ) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+    """The PSF called ``name`` for deblurring ``image``, and ``params`` without the PSF's own settings; the
+    estimate's progress events (``psf="estimate"``) on the way."""
     if name in OPTICS_KINDS:
         return psf_for_image(name, np.shape(image), axes, rgb, params)
     if name != ESTIMATE:
@@ -53,7 +75,13 @@ def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None, params:
         raise ValueError("kernel_grid > 1 (a kernel per window) works through napari_deblur.deblur() and "
                          "`napari-deblur deblur` on an image in memory; here use kernel_grid=1.")
     size, rest = _estimate_settings(params)
-    return drain(estimate_kernel_steps(plane_for_estimate(image, axes, rgb), size), on_progress), rest
+    return (yield from estimate_kernel_steps(plane_for_estimate(image, axes, rgb), size)), rest
+
+
+def named_psf(name: str, image: Any, axes: str | None, rgb: bool | None, params: Mapping[str, Any],
+              on_progress: Callable[[Progress], None] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`named_psf_steps` run to the end; ``on_progress`` hears its events."""
+    return drain(named_psf_steps(name, image, axes, rgb, params), on_progress)
 
 
 def estimate_grid(params: Mapping[str, Any]) -> int:

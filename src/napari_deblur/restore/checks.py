@@ -3,12 +3,37 @@ a known output dtype. Shared by the in-memory engine and the lazy (dask) path, w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from napari_deblur.restore.methods import MethodSpec
+from napari_deblur.restore.axes import AxisLayout, layout, resolve_axes
+from napari_deblur.restore.methods import MethodSpec, get_method
 from napari_deblur.restore.psf_prep import validate_psf
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request that passed :func:`check_and_resolve`, with what the checks resolved."""
+
+    spec: MethodSpec
+    values: dict[str, Any]  # the method's parameters, defaults filled in and validated
+    psf: np.ndarray | None  # validated, or None for a blind method
+    axes: str
+    layout: AxisLayout
+
+
+def check_and_resolve(method: str | MethodSpec, shape: tuple[int, ...], dtype: Any, psf: Any, axes: str | None,
+                      rgb: bool | None, output_dtype: str, params: dict[str, Any]) -> CheckedRequest:
+    """The checks every deblur request passes before any work, in memory or lazily (shape and dtype suffice):
+    the method and its parameters, the PSF, the output dtype, the axes and how they split into planes."""
+    spec = method if isinstance(method, MethodSpec) else get_method(method)
+    check_dtype(dtype)
+    values = spec.resolve_params(params)
+    psf_arr = check_request(spec, psf, output_dtype)
+    axes = resolve_axes(shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
+    return CheckedRequest(spec, values, psf_arr, axes, layout(axes, shape, psf_arr.ndim if psf_arr is not None else 2))
 
 
 def check_dtype(dtype: Any) -> None:

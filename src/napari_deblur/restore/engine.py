@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from napari_deblur.hardware import resolve_device
-from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
-from napari_deblur.restore.checks import check_image, check_psf_fits, check_request
+from napari_deblur.restore.axes import from_planes, to_planes
+from napari_deblur.restore.checks import check_and_resolve, check_image, check_psf_fits
 from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
-from napari_deblur.restore.methods import MethodSpec, get_method
+from napari_deblur.restore.methods import MethodSpec
 from napari_deblur.restore.tile_plan import TileChoice, after_out_of_memory, choose_tiles, default_tile
-from napari_deblur.restore.tiling import plan_tiles, run_tiled
+from napari_deblur.restore.tiling import run_tiled
 
 T = TypeVar("T")
 
@@ -63,22 +63,15 @@ def deblur_steps(
         return deblur_lazy(image, name, run_block=deblur, psf=psf, axes=axes, rgb=rgb, tile_size=tile_size,
                            tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
                            intensity_range=intensity_range, tile_batch=tile_batch, **params)
-    spec = method if isinstance(method, MethodSpec) else get_method(method)
     arr = check_image(image)
-    values = spec.resolve_params(params)
-    psf_arr = check_request(spec, psf, output_dtype)
-    axes = resolve_axes(arr.shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
+    checked = check_and_resolve(method, arr.shape, arr.dtype, psf, axes, rgb, output_dtype, params)
+    spec, values, psf_arr, axes, lay = checked.spec, checked.values, checked.psf, checked.axes, checked.layout
     dev = resolve_device(device)
 
-    spatial_ndim = psf_arr.ndim if psf_arr is not None else 2
-    lay = layout(axes, arr.shape, spatial_ndim)
+    spatial_ndim = len(lay.spatial)
     spatial_shape = tuple(arr.shape[axes.index(a)] for a in lay.spatial)
     if psf_arr is not None:
         check_psf_fits(psf_arr, spatial_shape)
-    if arr.size and arr.min() == arr.max():
-        # A flat field stays flat under any deblurring: returned exactly, not through float32 (which holds integers
-        # only up to 2**24) and an intensity map of a zero range.
-        return arr.copy() if output_dtype == "same" else arr.astype(np.float32)
 
     planes = to_planes(arr, lay)
     # For each plane, its index along every leading (non-spatial) axis: tells alpha planes (passed
@@ -101,12 +94,17 @@ def deblur_steps(
     normalized = imap.forward(work)
     del work
 
-    default_tile(spec, spatial_shape, tile_size)  # a bad tile size is refused before the method is built
+    tile = default_tile(spec, spatial_shape, tile_size)  # a bad tile size is refused before the method is built
 
     yield Progress(0, 1, f"Preparing {spec.name}")
     if restorer is None:
         restorer = spec.build(psf=psf_arr, device=dev, **values)
-    tiles = choose_tiles(spec, restorer, dev, spatial_shape, tile_size, tile_overlap, tile_batch)
+    if arr.min() == arr.max():  # after the build: a method that cannot run is refused on any image
+        # A flat field stays flat under any deblurring: returned exactly, not through float32 (which holds integers
+        # only up to 2**24) and an intensity map of a zero range.
+        return arr.copy() if output_dtype == "same" else arr.astype(np.float32)
+    tiles = choose_tiles(spec, restorer, dev, spatial_shape, tile, tile_size=tile_size, tile_overlap=tile_overlap,
+                         tile_batch=tile_batch)
     restored = yield from _run_with_fallback(normalized, spec, values, psf_arr, restorer, dev, spatial_ndim, tiles)
     del normalized
     # Large images: every full-size float32 copy is 4 bytes per pixel, so map back in place.
@@ -140,12 +138,9 @@ def _run_with_fallback(normalized: np.ndarray, spec: MethodSpec, values: dict[st
                 device=dev,
                 align=spec.tile_alignment,
             )
-            plan = plan_tiles(spatial_shape, tiles.tile, tiles.overlap, align=spec.tile_alignment)
-            total = len(normalized) * plan.count
-            yield Progress(0, total, f"{spec.name}: 0/{total} tiles on {dev.type}")  # the real total, from the start
-            while True:
+            while True:  # the first event is the real total, before any tile runs
                 try:
-                    done = next(runner)
+                    done, total = next(runner)
                 except StopIteration as stop:
                     return stop.value
                 yield Progress(done, total, f"{spec.name}: {done}/{total} tiles on {dev.type}")

@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.hardware import resolve_device
-from napari_deblur.restore.axes import layout, resolve_axes
-from napari_deblur.restore.checks import check_dtype, check_request
+from napari_deblur.restore.checks import check_and_resolve
 from napari_deblur.restore.intensity import fixed_intensity_map, fixed_range, policy_range, robust_range
 from napari_deblur.restore.methods import get_method
 from napari_deblur.restore.tile_plan import chunk_halo, chunk_tile
@@ -141,12 +140,8 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, run_block: Calla
     field, twice a classical method's, rounded up to the tile alignment). ``intensity_range`` fixes the
     (low, high) intensity map; by default it is estimated per channel from a few chunks, read once now.
     """
-    spec = get_method(method)
-    values = spec.resolve_params(params)
-    psf_arr = check_request(spec, psf, output_dtype)
-    check_dtype(image.dtype)
-    axes = resolve_axes(image.shape, axes, rgb, None if psf_arr is None else psf_arr.ndim)
-    lay = layout(axes, image.shape, psf_arr.ndim if psf_arr is not None else 2)
+    checked = check_and_resolve(method, image.shape, image.dtype, psf, axes, rgb, output_dtype, params)
+    spec, values, psf_arr, axes, lay = checked.spec, checked.values, checked.psf, checked.axes, checked.layout
     spatial_axes = [axes.index(a) for a in lay.spatial]
     recipe = Recipe(spec.name, tuple(sorted(values.items())), str(device), psf_arr,
                     b"" if psf_arr is None else psf_arr.tobytes() + str(psf_arr.shape).encode())

@@ -122,9 +122,10 @@ def plan_batches(restorer: Any, device: torch.device, spatial_shape: tuple[int, 
 
 
 def choose_tiles(spec: MethodSpec, restorer: Any, device: torch.device, spatial_shape: tuple[int, ...],
-                 tile_size: int | None, tile_overlap: int | None, tile_batch: int | None) -> TileChoice:
-    """The whole plan for one run: the user's choices where given, the defaults above everywhere else."""
-    tile = default_tile(spec, spatial_shape, tile_size)
+                 tile: int | None, *, tile_size: int | None, tile_overlap: int | None, tile_batch: int | None
+                 ) -> TileChoice:
+    """The whole plan for one run: the user's choices where given, the defaults above everywhere else. ``tile`` is
+    :func:`default_tile`'s side for the request (computed once, before the method is built)."""
     overlap = tile_overlap if tile_overlap is not None else default_overlap(spec, int(restorer.receptive_field))
     check_tiles(spec, tile_size, overlap, tile_batch)
     tile, batch = plan_batches(restorer, device, spatial_shape, tile, tile_size is not None, tile_batch)

@@ -140,7 +140,7 @@ def run_tiled(
     batch_size: int,
     device: torch.device,
     align: int = 1,
-) -> Generator[int, None, np.ndarray]:
+) -> Generator[tuple[int, int], None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
     ``context`` is the method's receptive field: each tile is cut with that much of the image around it
@@ -148,8 +148,8 @@ def run_tiled(
     each overlap that a tile does not contribute to. ``align``: see :func:`plan_tiles` (the context is
     rounded up to it too, so a tile's window still starts on the image's grid).
 
-    Yields the number of tiles finished after each batch (the total is ``B * plan.count``) and returns the
-    restored float32 array of the same shape. Closing the generator stops between batches.
+    Yields ``(tiles finished, tiles in all)``: first ``(0, total)`` once the tiles are planned, then after each
+    batch; returns the restored float32 array of the same shape. Closing the generator stops between batches.
     """
     spatial = planes.shape[1:]
     assert len(spatial) == spatial_ndim
@@ -182,6 +182,7 @@ def run_tiled(
     padded_context = tile_context if size_multiple > 1 else 0
     windows = {pos: _window(pos, plan, tile_context - padded_context) for pos in positions}
     done = 0
+    yield done, len(jobs)
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]
         tiles = np.stack([planes[(b, *windows[pos][0])] for b, pos in chunk])
@@ -192,6 +193,6 @@ def run_tiled(
             region = (b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))
             out[region] += tile[windows[pos][1]] * weights[pos]
         done += len(chunk)
-        yield done
+        yield done, len(jobs)
     out /= weight_sum
     return out[(slice(None), *(slice(0, s) for s in spatial))]

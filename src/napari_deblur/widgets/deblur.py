@@ -13,7 +13,8 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 
 from napari_deblur.hardware import resolve_device
-from napari_deblur.psfs import BLIND_METHOD, default_request, named_psf
+from napari_deblur.psfs import BLIND_METHOD, default_request
+from napari_deblur.psfs.named import ENGINE_KEYWORDS, request_steps
 from napari_deblur.restore.engine import deblur_steps, drain
 from napari_deblur.restore.lazy import is_dask
 from napari_deblur.restore.methods import get_method, list_methods
@@ -331,14 +332,13 @@ def deblur_layer(layer: Any, method: str | None = None, *, psf: Any = None,
     from napari.layers import Image
 
     check_image_layer(layer)
-    method, psf = default_request(method, psf)
+    method, psf = default_request(method, psf)  # the method's name is the result layer's
     if psf is not None and not isinstance(psf, np.ndarray | str):
         psf = layer_psf(psf)
     axes = axes or (guess_axes(layer) if layer.data.ndim > 2 else None)
     data = layer.data if is_dask(layer.data) else np.asarray(layer.data)  # dask stays lazy, as napari keeps it
-    if isinstance(psf, str):
-        psf, kwargs = named_psf(psf, data, axes, layer.rgb or None, kwargs)
-    result = drain(deblur_steps(data, method, psf=psf, axes=axes, rgb=layer.rgb or None, **kwargs))
+    engine = {k: kwargs.pop(k) for k in ENGINE_KEYWORDS if k in kwargs}
+    result, _ = drain(request_steps(data, method, psf, axes=axes, rgb=layer.rgb or None, params=kwargs, **engine))
     spec = get_method(method)
     params = spec.resolve_params({k: v for k, v in kwargs.items() if k in {p.name for p in spec.params}})
     layer_kwargs = output_layer_kwargs(layer, method, params, axes or "")

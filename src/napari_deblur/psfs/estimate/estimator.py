@@ -47,6 +47,8 @@ EDGE_LEVEL = 1e-4  # squared gradient (0.01 per pixel on [0, 1]) that counts as 
 SATURATION = 0.985
 #: The smallest image side, in multiples of the largest kernel side: a kernel needs edges all around it.
 MIN_SIDE_PER_KERNEL = 2
+#: How the estimate's progress events begin (the CLI draws them as a bar of their own).
+ESTIMATE_MESSAGE = "Estimating the kernel"
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -157,7 +159,7 @@ def estimate_kernel_steps(image: np.ndarray, size: int = 31, *, noise: float | N
                 blurred_grads = grad(weights * extended + (1 - weights) * predicted)
             kernel = project(solve_kernel(grad(latent), blurred_grads, kernel))
             done = (levels - 1 - level) * ALTERNATIONS + it + 1
-            yield Progress(done, total, f"Estimating the kernel: scale {levels - level}/{levels}")
+            yield Progress(done, total, f"{ESTIMATE_MESSAGE}: scale {levels - level}/{levels}")
     kernel = project(kernel, floor=FINAL_FLOOR)
     if kernel.max() >= SHARP_PEAK or not explains_blur(x, kernel, lam):
         return np.ones((1, 1), np.float32)  # no blur worth undoing: deconvolving would only cost sharpness
