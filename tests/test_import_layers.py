@@ -75,3 +75,28 @@ def test_core_is_napari_free() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n == "napari" or n.startswith("napari.") for n in names), f"{path} imports napari: {names}"
+
+
+#: docs/architecture.md's layers, bottom first: a module imports only from its own layer and the ones below.
+LAYERS = (
+    ("params", "hardware", "colour", "_atomic", "io", "zarr_io"),
+    ("restore", "synth", "psfs"),
+    ("zoo",),
+    ("training", "bioimageio"),
+    ("__init__", "cli", "widgets", "demo", "samples", "_manifest"),
+)
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else "__init__"
+    for index, members in enumerate(LAYERS):
+        if top in members:
+            return index
+    raise AssertionError(f"{module} is in no layer of docs/architecture.md")
+
+
+def test_the_documented_layer_order() -> None:
+    upward = sorted(f"{name} ({_layer(name)}) imports {dep} ({_layer(dep)})"
+                    for name, deps in _graph().items() for dep in deps if _layer(dep) > _layer(name))
+    assert not upward, "\n".join(upward)

@@ -36,9 +36,9 @@ from napari_deblur.restore.engine import Progress, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
-from napari_deblur.synth.learned import LEARNED
 from napari_deblur.synth.synthesize import blur_variants
 from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
+from napari_deblur.zoo.learned_blur import LEARNED
 
 T = TypeVar("T")
 

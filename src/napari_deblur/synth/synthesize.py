@@ -4,6 +4,7 @@ array of the input's shape and dtype, and the kernel used."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,17 @@ from napari_deblur.restore.checks import check_image
 from napari_deblur.restore.intensity import IntensityMap, fixed_range, intensity_map, restore_dtype
 from napari_deblur.synth.degrade import Degradation
 from napari_deblur.synth.kinds import get_kind
-from napari_deblur.synth.learned import LEARNED, learned_blur
 
 #: Kinds whose natural subject is a z-stack: a 3D image without ``axes=`` is taken as ZYX for them.
 MICROSCOPE_KINDS = ("widefield", "confocal")
+#: Blurs made without a kernel, by name: ``blur(image, *, seed, axes, rgb, output_dtype, **params)``. Registered by
+#: the layers above (the zoo's ``"learned"``: a trained blur generator), so that synthesis itself knows no network.
+IMAGE_BLURS: dict[str, Callable[..., np.ndarray]] = {}
+
+
+def register_image_blur(name: str, blur: Callable[..., np.ndarray]) -> None:
+    """Make ``synthesize_blur(image, kind=name, ...)`` call ``blur`` (see :data:`IMAGE_BLURS`)."""
+    IMAGE_BLURS[name] = blur
 
 
 def _spatial_ndim(kind: str, axes: str, kernel: Any, params: dict[str, Any]) -> int:
@@ -60,7 +68,7 @@ def synthesize_blur(
     kind : str
         A blur kind (see :func:`napari_deblur.synth.kinds.list_kinds`): camera_shake, linear_motion, defocus,
         gaussian, widefield, confocal, custom (with ``kernel=``), or ``"learned"`` with ``model=`` a trained blur
-        generator (synth/learned.py; 2D planes; no kernel, so the second result is ``None``).
+        generator (zoo/learned_blur.py; 2D planes; no kernel, so the second result is ``None``).
     seed : int, optional
         Makes kernel and noise reproducible (the kernel alone equals ``make_kernel(kind, seed=seed)``).
     noise : float
@@ -84,14 +92,13 @@ def synthesize_blur(
     **params
         The kind's parameters (e.g. ``length=15``, ``radius=4``, ``na=1.4``).
     """
-    if kind == LEARNED:
+    if kind in IMAGE_BLURS:
         unsupported = [k for k, v in (("photons", photons), ("jpeg_quality", jpeg_quality), ("gamma", gamma),
                                       ("depth", depth), ("kernel", kernel)) if v is not None]
         if unsupported or set(params) - {"model"}:
-            raise ValueError(f"kind='learned' takes model=, seed=, axes=, rgb= and output_dtype=; not "
+            raise ValueError(f"kind={kind!r} takes model=, seed=, axes=, rgb= and output_dtype=; not "
                              f"{', '.join(unsupported + sorted(set(params) - {'model'}))}.")
-        return learned_blur(image, params.get("model", ""), seed=seed, axes=axes, rgb=rgb,
-                            output_dtype=output_dtype), None
+        return IMAGE_BLURS[kind](image, seed=seed, axes=axes, rgb=rgb, output_dtype=output_dtype, **params), None
     arr = check_image(image)
     spec = get_kind(kind)
     psf_ndim = 3 if kind in MICROSCOPE_KINDS and arr.ndim == 3 and not rgb else None

@@ -1,7 +1,7 @@
 """The "Synthesize blur" dock widget: blur a layer realistically, with a live kernel preview.
 
 Kind fields come from the blur-kind specs (as the deblur widget's come from the method registry); kind "learned"
-runs a trained blur generator instead (synth/learned.py). Apply adds the blurred layer and its kernel; "Make N
+runs a trained blur generator instead (zoo/learned_blur.py). Apply adds the blurred layer and its kernel; "Make N
 variants" stacks N seeded variants along a new axis (training data).
 """
 
@@ -14,7 +14,6 @@ from magicgui.widgets import ComboBox, FloatSpinBox, Label, LineEdit, PushButton
 
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
-from napari_deblur.synth.learned import LEARNED
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
 from napari_deblur.widgets._kernel_preview import KernelPreview
 from napari_deblur.widgets._layers import check_image_layer, guess_axes, image_layers
@@ -23,6 +22,7 @@ from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.zoo.bgan import BGAN
+from napari_deblur.zoo.learned_blur import LEARNED
 from napari_deblur.zoo.registration import family_models
 
 if TYPE_CHECKING:

@@ -5,11 +5,13 @@ methods (zoo/registration.py), so the families are known wherever the package is
 untrained network; ``load_model(name_or_path)`` one with weights.
 """
 
-from napari_deblur.zoo import (  # noqa: F401 - each registers itself; denoising registers pnp and denoise
+from napari_deblur.zoo import (  # noqa: F401 - each registers itself; denoising registers pnp and denoise,
+    # learned_blur the blur kind "learned"
     bgan,
     deblurgan,
     denoising,
     drunet,
+    learned_blur,
     msdf_unet,
     nafnet,
     srn,

@@ -1,5 +1,7 @@
 """``synthesize_blur(image, kind="learned", model=...)``: blur made by a trained blur generator (zoo/bgan.py)
-instead of a kernel, so the result looks like the real blurred images the generator learned from.
+instead of a kernel, so the result looks like the real blurred images the generator learned from. It lives with
+the networks and registers itself with blur synthesis (``synth.synthesize.register_image_blur``), which knows no
+network.
 
 The image goes through the same axes and intensity handling as every other kind: each plane (each colour
 channel, for a one-channel generator) is mapped to [0, 1], blurred with its own noise map (seeded ``seed + i``
@@ -17,12 +19,13 @@ from napari_deblur.colour import is_colour
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
 from napari_deblur.restore.checks import check_image
 from napari_deblur.restore.intensity import intensity_map, restore_dtype
+from napari_deblur.synth.synthesize import register_image_blur
 from napari_deblur.zoo.bgan import load_blur_generator
 
 LEARNED = "learned"
 
 
-def learned_blur(image: Any, model: str, *, seed: int | None = None, axes: str | None = None,
+def learned_blur(image: Any, model: str = "", *, seed: int | None = None, axes: str | None = None,
                  rgb: bool | None = None, output_dtype: str = "same") -> np.ndarray:
     """``image`` blurred by the trained blur generator ``model`` (name or .safetensors path)."""
     if not model:
@@ -49,3 +52,6 @@ def learned_blur(image: Any, model: str, *, seed: int | None = None, axes: str |
     else:
         result = blurred
     return restore_dtype(result, arr.dtype, output_dtype)
+
+
+register_image_blur(LEARNED, learned_blur)
