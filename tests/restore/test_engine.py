@@ -324,3 +324,32 @@ def test_a_constant_image_comes_back_unchanged_from_every_method(dtype):
             out = nd.deblur(image, method, **kwargs)
             assert out.dtype == image.dtype and np.array_equal(out, image), (dtype, value, method)
         assert nd.deblur(image, "wiener", psf=psf, output_dtype="float32").dtype == np.float32
+
+
+def test_method_listeners_hear_changes_and_gone_ones_are_let_go(identity_method):
+    import gc
+    import weakref
+
+    from napari_deblur.restore import methods
+
+    heard = []
+
+    class Dock:
+        def refresh(self) -> None:
+            heard.append("dock")
+
+    def closed() -> None:
+        raise RuntimeError("wrapped C/C++ object has been deleted")
+
+    dock = Dock()
+    methods.on_methods_changed(dock.refresh)
+    methods.on_methods_changed(closed)
+    methods.methods_changed()
+    assert heard == ["dock"] and closed not in methods._LISTENERS  # the closed one is dropped
+    held = [e for e in methods._LISTENERS if isinstance(e, weakref.WeakMethod) and e() is not None
+            and e().__self__ is dock]
+    assert len(held) == 1
+    del dock
+    gc.collect()
+    methods.methods_changed()  # a listener held weakly is gone with its owner
+    assert heard == ["dock"] and held[0] not in methods._LISTENERS

@@ -84,6 +84,18 @@ def test_defaults_are_what_is_on_screen_and_the_kernel(make_napari_viewer):
     assert late.image.value is big and late.psf.value is small
 
 
+def test_the_dock_hears_of_methods_registered_and_removed_after_it_opened(make_napari_viewer, request):
+    """A model trained or a package opened while the dock is open shows in its list at once."""
+    from napari_deblur.restore.methods import unregister
+
+    widget = DeblurWidget(make_napari_viewer())
+    assert "test_linear" not in widget.method.choices
+    spec = request.getfixturevalue("identity_method")  # registered now, after the dock opened
+    assert spec.name in widget.method.choices
+    unregister(spec.name)
+    assert spec.name not in widget.method.choices
+
+
 def test_method_fields_come_from_registry(make_napari_viewer):
     widget = DeblurWidget(make_napari_viewer())
     widget.method.value = "wiener"

@@ -4,10 +4,13 @@ Each method is described once, as data (:class:`MethodSpec` with its :class:`~na
 list). The deblur widget's fields, the CLI flags and the API keyword checks are all generated from these specs, so
 a registered method appears everywhere at once. The built-in methods register themselves when the package is
 imported: the classical ones in ``restore/classical.py``, each network family in its ``zoo`` architecture file.
+Who shows the list (the Deblur dock) hears of changes through :func:`on_methods_changed`.
 """
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -68,16 +71,41 @@ class MethodSpec(ParamSpec):
 _REGISTRY: dict[str, MethodSpec] = {}
 
 
+#: Who hears that the methods changed (one registered or removed, a model file saved): the Deblur docks.
+_LISTENERS: list[weakref.WeakMethod | Callable[[], None]] = []
+
+
 def register(spec: MethodSpec) -> MethodSpec:
     """Add ``spec`` to the registry (re-registering a name replaces it, which keeps reloads simple)."""
     for p in spec.params:
         p.validate(p.default)
     _REGISTRY[spec.name] = spec
+    methods_changed()
     return spec
 
 
 def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
+    methods_changed()
+
+
+def on_methods_changed(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` whenever the methods change. A bound method is held weakly: a closed dock is let go."""
+    _LISTENERS.append(weakref.WeakMethod(listener) if inspect.ismethod(listener) else listener)
+
+
+def methods_changed() -> None:
+    """Tell the listeners that the methods changed: a registration, or a model file saved or removed (the
+    providers list those on every lookup, so a listener re-reading the list sees them)."""
+    for entry in list(_LISTENERS):
+        listener = entry() if isinstance(entry, weakref.WeakMethod) else entry
+        if listener is None:
+            _LISTENERS.remove(entry)
+            continue
+        try:
+            listener()
+        except RuntimeError:  # its Qt widget was deleted (a closed dock): let it go
+            _LISTENERS.remove(entry)
 
 
 #: Functions returning methods that come and go at run time (trained models in the user model folder): asked

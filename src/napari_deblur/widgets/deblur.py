@@ -17,18 +17,17 @@ from napari_deblur.psfs import BLIND_METHOD, default_request
 from napari_deblur.psfs.named import ENGINE_KEYWORDS, request_steps
 from napari_deblur.restore.engine import deblur_steps, drain
 from napari_deblur.restore.lazy import is_dask
-from napari_deblur.restore.methods import get_method, list_methods
+from napari_deblur.restore.methods import get_method, list_methods, on_methods_changed
+from napari_deblur.widgets._dock import Dock
 from napari_deblur.widgets._layers import (
     check_image_layer,
     guess_axes,
-    image_layers,
     layer_psf,
     looks_like_psf,
     output_layer_kwargs,
     preferred_image,
     preferred_psf,
 )
-from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._packages import open_package, package_choices, package_field
 from napari_deblur.widgets._params import ParamPanel, show_zero_as
 from napari_deblur.widgets._psf_source import PsfSource
@@ -43,13 +42,11 @@ if TYPE_CHECKING:
 SETTINGS = "deblur_widget"
 
 
-class DeblurWidget(DockForm):
+class DeblurWidget(Dock):
     """Dock widget: image, method, PSF, method parameters, tiles, device, Run / Cancel, progress."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self._worker = None
+        super().__init__(napari_viewer)
         self._settings = load_settings(SETTINGS)
         names = [s.name for s in list_methods()]
         method = self._settings.get("method") if self._settings.get("method") in names else _default_method(names)
@@ -98,30 +95,19 @@ class DeblurWidget(DockForm):
         for event in ("inserted", "removed", "reordered", "changed"):
             getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
+        on_methods_changed(self._refresh_methods)
         self._pick_layers()
         if self.psf.value is not None:  # a layer that looks like a PSF is there: take the PSF from it
             self.psf_source.use_layer()  # (without one, the kernel is estimated from the image: the blind default)
         self._on_method_changed(method)
         self._on_image_changed(self.image.value)
 
-    @classmethod
-    def refresh_methods(cls, viewer: Any) -> None:
-        """Every Deblur dock of ``viewer`` re-reads the method list, so a new model shows as trained at once.
-
-        Found among the application's widgets (public Qt API) rather than through napari's private dock registry.
-        """
-        from qtpy.QtWidgets import QApplication
-
-        for qt_widget in QApplication.allWidgets():
-            widget = getattr(qt_widget, "_magic_widget", None)
-            if isinstance(widget, cls) and widget.viewer is viewer:
-                widget.method.reset_choices()
-                widget._update_availability()
+    def _refresh_methods(self) -> None:
+        """Re-read the method list (it changed: a model trained, a package opened), so a new model shows at once."""
+        self.method.reset_choices()
+        self._update_availability()
 
     # -- layer choices -------------------------------------------------------------------------
-    def _image_layers(self, _widget: Any = None) -> list:
-        return image_layers(self.viewer)
-
     def _refresh_layers(self, event: Any = None) -> None:
         self.image.reset_choices()
         self.psf.reset_choices()
@@ -296,12 +282,6 @@ class DeblurWidget(DockForm):
         self._worker = None
         self.cancel_button.enabled = False
         self._update_availability()
-
-    def _show_error(self, err: BaseException) -> None:
-        from napari.utils.notifications import show_error
-
-        self.status.value = f"Error: {err}"
-        show_error(f"napari-deblur: {err}")
 
 
 def _default_method(names: list[str]) -> str:

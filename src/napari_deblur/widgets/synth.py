@@ -15,9 +15,9 @@ from magicgui.widgets import ComboBox, FloatSpinBox, Label, LineEdit, PushButton
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.synthesize import blur_variants, synthesize_blur
+from napari_deblur.widgets._dock import Dock
 from napari_deblur.widgets._kernel_preview import KernelPreview
-from napari_deblur.widgets._layers import check_image_layer, guess_axes, image_layers
-from napari_deblur.widgets._layout import DockForm
+from napari_deblur.widgets._layers import check_image_layer, guess_axes
 from napari_deblur.widgets._params import ParamPanel, float_box, show_zero_as
 from napari_deblur.widgets._run import start
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
@@ -40,13 +40,11 @@ def _blur_steps(fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-class SynthesizeBlurWidget(DockForm):
+class SynthesizeBlurWidget(Dock):
     """Dock widget: image, kind and its parameters, noise, JPEG, seed, preview, Apply / Make N variants."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self._worker = None
+        super().__init__(napari_viewer)
         self._settings = load_settings(SETTINGS)
         names = [k.name for k in list_kinds() if not k.needs_kernel] + ["custom", LEARNED]
         kind = self._settings.get("kind") if self._settings.get("kind") in names else names[0]
@@ -103,9 +101,6 @@ class SynthesizeBlurWidget(DockForm):
         self._on_image_changed(self.image.value)
 
     # -- choices -----------------------------------------------------------------------------------
-    def _image_layers(self, _widget: Any = None) -> list:
-        return image_layers(self.viewer)
-
     def _refresh_layers(self, _event: Any = None) -> None:
         for combo in (self.image, self.kernel_layer, self.depth):
             combo.reset_choices()
@@ -245,10 +240,4 @@ class SynthesizeBlurWidget(DockForm):
     def _on_finish(self) -> None:
         self._worker = None
         self.apply_button.enabled = self.variants_button.enabled = True
-
-    def _show_error(self, err: BaseException) -> None:
-        from napari.utils.notifications import show_error
-
-        self.status.value = f"Error: {err}"
-        show_error(f"napari-deblur: {err}")
 

@@ -26,20 +26,19 @@ from qtpy.QtCore import QTimer
 from superqt import QCollapsible
 
 from napari_deblur.hardware import training_device_text
+from napari_deblur.restore.methods import methods_changed
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.training.config import FIELD_HELP, LOSSES, TrainConfig
 from napari_deblur.training.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
 from napari_deblur.training.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
+from napari_deblur.widgets._dock import Dock
 from napari_deblur.widgets._export import ExportBox
-from napari_deblur.widgets._layers import image_layers
-from napari_deblur.widgets._layout import DockForm
 from napari_deblur.widgets._params import ParamPanel, float_box
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets._train_layers import PREVIEW_LAYER, show_preview, write_preview_source
 from napari_deblur.widgets._train_sources import REALISTIC, SCENES_SOURCE, SHOWN_FOR, SOURCES, SYNTHETIC, source_kwargs
-from napari_deblur.widgets.deblur import DeblurWidget
 from napari_deblur.zoo import FAMILIES
 from napari_deblur.zoo.bgan import BGAN
 from napari_deblur.zoo.registration import family_models
@@ -53,12 +52,13 @@ SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch",
          "seed", "val_every")
 
 
-class TrainWidget(DockForm):
+class TrainWidget(Dock):
     """Dock widget: data source, blur, model, steps, Start / Stop / Resume, progress, live plot, preview."""
 
+    own_layer = PREVIEW_LAYER  # the model's preview is never training data
+
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer)
         self.process = None
         self._config: TrainConfig | None = None
         s = self._settings = load_settings(SETTINGS)
@@ -156,9 +156,6 @@ class TrainWidget(DockForm):
         self._on_source_changed(self.source.value)
 
     # -- fields ------------------------------------------------------------------------------------
-    def _image_layers(self, _widget: Any = None) -> list:
-        return image_layers(self.viewer, leave_out=PREVIEW_LAYER)
-
     def _preview_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         return [("validation images", None), *((layer.name, layer) for layer in self._image_layers())]
 
@@ -304,7 +301,7 @@ class TrainWidget(DockForm):
         elif isinstance(event, Finished):
             self.progress.value = self.progress.max
             self.status.value = f"Saved {event.model}"
-            DeblurWidget.refresh_methods(self.viewer)
+            methods_changed()  # the Deblur docks list the new model at once
             self.exporter.set_model(Path(event.model))
         elif isinstance(event, Error):
             self._show_error(RuntimeError(event.message))
@@ -324,9 +321,3 @@ class TrainWidget(DockForm):
     def _set_buttons(self) -> None:
         self.start_button.enabled = self.resume_button.enabled = not self.running
         self.stop_button.enabled = self.running
-
-    def _show_error(self, err: BaseException) -> None:
-        from napari.utils.notifications import show_error
-
-        self.status.value = f"Error: {err}"
-        show_error(f"napari-deblur: {err}")
