@@ -99,9 +99,9 @@ def scenes_cfg() -> TrainConfig:
 @pytest.mark.parametrize(("changes", "match"), [
     ({"model": "unet9000"}, "Unknown model 'unet9000'.*nafnet"),
     ({"size": "huge"}, "nafnet has no size 'huge'"),
-    ({"steps": 0}, "steps must be positive"),
-    ({"batch": 0}, "batch must be at least 1"),
-    ({"patch": 8}, "patch must be at least 16"),
+    ({"steps": 0}, "'steps' must be >= 1.*Training steps"),
+    ({"batch": 0}, "'batch' must be >= 1"),
+    ({"patch": 8}, "'patch' must be >= 16"),
     ({"scenes": ""}, "no data source is set"),
     ({"sharp": "/somewhere"}, r"several are set \(sharp, scenes\)"),
     ({"scenes": "cats"}, "scenes must be one of dead_leaves, fluorescence"),
@@ -109,11 +109,11 @@ def scenes_cfg() -> TrainConfig:
     ({"blur_params": {"wobble": 1}}, "unknown parameter.*wobble"),
     ({"blur_params": {"size": 500}}, "'size' must be <= 101"),
     ({"blur": "custom"}, "needs kernel=.*blur_params=\\{'kernel'"),
-    ({"loss": "ssim"}, "loss must be one of"),
-    ({"precision": "64-true"}, "precision must be one of"),
-    ({"device": "tpu"}, "device must be one of"),
+    ({"loss": "ssim"}, "'loss' must be one of"),
+    ({"precision": "64-true"}, "'precision' must be one of"),
+    ({"device": "tpu"}, "'device' must be one of"),
     ({"in_channels": 2}, "in_channels must be 1"),
-    ({"noise": -1.0}, "noise must be >= 0"),
+    ({"noise": -1.0}, "'noise' must be >= 0"),
     ({"out": "model.pt"}, r"out must be a \.safetensors file"),
     ({"out": "a/b.safetensors", "name": "c"}, "disagree"),
     ({"name": "a/b"}, "not a valid file name"),
@@ -436,3 +436,22 @@ def test_compile_is_a_boolean_setting():
     assert TrainConfig.from_dict({"compile": True}).compile is True
     with pytest.raises(ValueError, match="true or false"):
         TrainConfig.from_dict({"compile": "yes"})
+
+
+def test_every_setting_is_declared_once_and_its_flag_and_check_come_from_it():
+    import argparse
+    import dataclasses
+
+    from napari_deblur.cli import build_parser
+    from napari_deblur.training.config import TRAIN_PARAMS
+
+    declared = {p.name: p for p in TRAIN_PARAMS}
+    assert set(declared) | {"blur_params"} == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert all(p.default == getattr(TrainConfig(), p.name) for p in TRAIN_PARAMS)
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    train = commands.choices["train"]
+    flags = {a.dest[len("cfg_"):]: a for a in train._actions if a.dest.startswith("cfg_")}
+    assert set(flags) == set(declared) | {"blur_params"}
+    assert all(p.help in flags[p.name].help.replace("%%", "%") for p in TRAIN_PARAMS)
+    with pytest.raises(ValueError, match="'batch' must be <= 1024"):  # a declared maximum is a check too
+        TrainConfig(batch=2000, scenes="dead_leaves").validate()

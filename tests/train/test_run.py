@@ -185,7 +185,7 @@ def test_gan_trains_both_stages_and_saves_the_ema_generator(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"steps": 0}, "steps must be positive"),
+    ({"steps": 0}, "'steps' must be >= 1"),
     ({"model": "unet9000"}, "Unknown model"),
     ({"scenes": "", "sharp": "EMPTY"}, "No images"),
     ({"out": "FILE/model.safetensors"}, "is a file"),

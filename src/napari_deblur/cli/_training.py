@@ -12,7 +12,7 @@ from napari_deblur.cli._common import _add_param_flags, _flag, _given_params, _H
 from napari_deblur.io import read_psf
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.kinds import get_kind, list_kinds
-from napari_deblur.training.config import FIELD_HELP, TrainConfig
+from napari_deblur.training.config import FIELD_HELP, TRAIN_PARAMS, TrainConfig
 from napari_deblur.training.events import Checkpoint, Event, Finished, Started, Step, Stopped, Validation, event_printer
 
 
@@ -31,13 +31,15 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--events", help="Print JSON-line events to stdout ('-') or append them to a file, instead of "
                    "human-readable progress.")
     group = t.add_argument_group("training settings (TrainConfig)")
-    for f in dataclasses.fields(TrainConfig):
-        default = getattr(TrainConfig(), f.name)
-        kind = json.loads if isinstance(default, dict) else _yes_no if isinstance(default, bool) else type(default)
-        help_ = FIELD_HELP.get(f.name, f"TrainConfig.{f.name}.")
-        help_ += "" if "Default:" in help_ else f" Default: {default!r}."
-        group.add_argument(_flag(f.name), dest=f"cfg_{f.name}", type=kind, default=None, metavar=f.name.upper(),
+    for p in TRAIN_PARAMS:  # one flag per setting, from its declaration (training/config.py)
+        shown = p.zero if p.zero and p.default == 0 else repr(p.default)
+        help_ = p.help if "Default:" in p.help else f"{p.help} Default: {shown}."
+        # Choices are checked by TrainConfig, not argparse: it also takes aliases (precision "bf16-mixed").
+        group.add_argument(_flag(p.name), dest=f"cfg_{p.name}", type=_yes_no if p.type is bool else p.type,
+                           default=None, metavar="{" + ",".join(p.choices) + "}" if p.choices else p.name.upper(),
                            help=help_.replace("%", "%%"))
+    group.add_argument("--blur-params", dest="cfg_blur_params", type=json.loads, default=None, metavar="JSON",
+                       help=FIELD_HELP["blur_params"].replace("%", "%%"))
     # The blur kinds' parameters as --blur-<name>: several (size, model) would clash with training settings.
     kinds = [(f"blur parameters: {k.name}", [dataclasses.replace(p, name=f"blur_{p.name}") for p in k.params])
              for k in list_kinds()]

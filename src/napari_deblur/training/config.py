@@ -17,6 +17,7 @@ from typing import Any
 
 from napari_deblur._atomic import atomic_path
 from napari_deblur.hardware import PRECISION_ALIASES, PRECISIONS
+from napari_deblur.params import Param
 from napari_deblur.training.data_check import check_data
 from napari_deblur.training.files import check_writable, image_shape
 from napari_deblur.training.perceptual import load_vgg_features
@@ -28,58 +29,11 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MIN_PATCH = 16  # the networks downsample by up to 16; a smaller patch has no coarsest scale left
 MODEL_SUFFIX = ".safetensors"
 
-#: What each TrainConfig field does, in one sentence: the CLI's --help for each flag and the widget's tooltips read it
-#: (a field without an entry gets a generic line).
-FIELD_HELP = {
-    "model": "Network family to train (see `napari-deblur methods`).",
-    "size": "Model size (small is fast on a CPU, base is the paper's).",
-    "name": "Model name (file stem); deblur with `--weights NAME`. Default: <model>-<size>-custom.",
-    "out": "Output .safetensors file. Default: the user model folder, so the model is found by name.",
-    "pairs": "Folder of blur/ + sharp/ pairs with matching names (or the GoPro layout).",
-    "sharp": "Folder of sharp images, blurred on the fly (2D, RGB, or z-stacks).",
-    "scenes": "Built-in sharp images, blurred on the fly: natural (scikit-image's photographs plus dead leaves), "
-              "dead_leaves or fluorescence.",
-    "real_blurred": "Training the blur generator (model bgan): a folder of real real blurred with the "
-                    "sharp ones, whose blur it learns.",
-    "bgan": "A trained blur generator (name or .safetensors path): the deblurring model trains on its blur of the "
-            "sharp images (realistic mode, stage 2).",
-    "bgan_fraction": "With bgan: the fraction of each batch blurred by the blur generator (the rest: the blur kind).",
-    "init": "Start from this trained model (name or .safetensors path) of the same family and size: fine-tuning.",
-    "compile": "torch.compile the network for training (true/false): 1.5x faster on a CPU after a minute of "
-               "compiling.",
-    "blur": "Blur kind for --sharp/--scenes (see `napari-deblur kinds`); its parameters are --blur-* flags.",
-    "blur_params": "The blur kind's parameters as JSON, e.g. '{\"size\": 15}' (or use the --blur-* flags).",
-    "noise": "Gaussian noise: each sample draws sigma uniformly up to this.",
-    "photons": "Poisson noise: photons at the white level (0 = none).",
-    "jpeg_quality": "JPEG-compress the blurred samples at this quality (0 = off).",
-    "val_pairs": "Held-out pairs folder for validation (default: held out from --pairs, or synthetic).",
-    "val_size": "Validation images.",
-    "preview_image": "An image to deblur with the current model at every validation (centre crop; written to "
-                     "the run folder's previews/output_step_N.tif).",
-    "weight_decay": "AdamW weight decay.",
-    "fft_weight": "Weight of the FFT loss (0 = off).",
-    "vgg_weights": "Local VGG-19 weights file (torchvision's vgg19-*.pth or .safetensors) for the perceptual "
-                   "loss; nothing is downloaded. Empty = no perceptual loss.",
-    "perceptual_weight": "Weight of the perceptual loss (with --vgg-weights).",
-    "adv_weight": "GAN and bgan only: weight of the adversarial loss.",
-    "gan_pretrain": "GAN and bgan only: fraction of the steps trained with pixel losses (bgan: the content term) "
-                    "before the critic joins.",
-    "ema": "GAN only: decay of the generator's moving average (the saved weights).",
-    "seed": "Seed of the data stream and the initialization.",
-    "in_channels": "1 (grayscale; colour images train channel by channel) or 3 (RGB jointly).",
-    "steps": "Training steps (optimizer updates).",
-    "patch": "Training crop side in pixels.",
-    "batch": "Crops per step (per device).",
-    "lr": "Peak learning rate (AdamW, cosine decay to 0).",
-    "loss": "Pixel loss: l1, charbonnier or psnr.",
-    "device": "auto, cpu, cuda or mps.",
-    "devices": "GPUs to train on per machine (DDP when more than one in all).",
-    "nodes": "Machines to train on together (DDP; started by SLURM or torchrun, docs/training.md).",
-    "precision": "auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or float16 (mixed).",
-    "val_every": "Validate (and write a preview) every N steps.",
-    "checkpoint_every": "Save the run folder's last.ckpt every N steps.",
-    "workers": "Data-loading worker processes.",
-}
+def setting(default: Any, help: str, **limits: Any) -> Any:
+    """A TrainConfig field described once: its default, one sentence of help (the CLI's ``--help``, the dock's
+    tooltip) and its limits (:class:`~napari_deblur.params.Param`'s ``min``, ``max``, ``choices``, ``zero``), from
+    which the checks, the CLI flags and the dock's ranges are all made (:data:`TRAIN_PARAMS`)."""
+    return field(default=default, metadata={"help": help, **limits})
 
 
 @dataclass
@@ -92,47 +46,68 @@ class TrainConfig:
     training guide (docs/training.md) for what each field does; :meth:`validate` explains every bad value.
     """
 
-    model: str = "nafnet"
-    size: str = "small"
-    name: str = ""
-    out: str = ""
-    pairs: str = ""
-    sharp: str = ""
-    scenes: str = ""
-    blur: str = "camera_shake"
-    blur_params: dict[str, Any] = field(default_factory=dict)
-    noise: float = 0.01
-    photons: float = 0.0
-    jpeg_quality: int = 0
-    val_pairs: str = ""
-    val_size: int = 8
-    preview_image: str = ""
-    patch: int = 128
-    batch: int = 8
-    steps: int = 20000
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    loss: str = "charbonnier"
-    fft_weight: float = 0.1
-    vgg_weights: str = ""
-    perceptual_weight: float = 0.05
-    adv_weight: float = 0.005
-    gan_pretrain: float = 0.5
-    ema: float = 0.999
-    precision: str = "auto"
-    device: str = "auto"
-    devices: int = 1
-    nodes: int = 1
-    seed: int = 0
-    val_every: int = 500
-    checkpoint_every: int = 500
-    workers: int = 2
-    in_channels: int = 1
-    init: str = ""
-    compile: bool = False
-    real_blurred: str = ""
-    bgan: str = ""
-    bgan_fraction: float = 0.75
+    model: str = setting("nafnet", "Network family to train (see `napari-deblur methods`).")
+    size: str = setting("small", "Model size (small is fast on a CPU, base is the paper's).")
+    name: str = setting("", "Model name (file stem); deblur with `--weights NAME`. Default: <model>-<size>-custom.")
+    out: str = setting("", "Output .safetensors file. Default: the user model folder, so the model is found by name.")
+    pairs: str = setting("", "Folder of blur/ + sharp/ pairs with matching names (or the GoPro layout).")
+    sharp: str = setting("", "Folder of sharp images, blurred on the fly (2D, RGB, or z-stacks).")
+    scenes: str = setting("", "Built-in sharp images, blurred on the fly: natural (scikit-image's photographs plus "
+                          "dead leaves), dead_leaves or fluorescence.")
+    blur: str = setting("camera_shake", "Blur kind for --sharp/--scenes (see `napari-deblur kinds`); its parameters "
+                        "are --blur-* flags.")
+    blur_params: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "The blur kind's parameters as JSON, e.g. '{\"size\": 15}' (or use the --blur-* flags)."})
+    noise: float = setting(0.01, "Gaussian noise: each sample draws sigma uniformly up to this.", min=0.0, max=1.0,
+                           zero="off")
+    photons: float = setting(0.0, "Poisson noise: photons at the white level (0 = none).", min=0.0, max=1e7,
+                             zero="off")
+    jpeg_quality: int = setting(0, "JPEG-compress the blurred samples at this quality (0 = off).", min=0, max=100,
+                                zero="off")
+    val_pairs: str = setting("", "Held-out pairs folder for validation (default: held out from --pairs, or "
+                             "synthetic).")
+    val_size: int = setting(8, "Validation images.", min=1, max=10_000)
+    preview_image: str = setting("", "An image to deblur with the current model at every validation (centre crop; "
+                                 "written to the run folder's previews/output_step_N.tif).")
+    patch: int = setting(128, "Training crop side in pixels (the networks downsample by up to 16; 128 or 256 is "
+                         "typical).", min=MIN_PATCH, max=4096)
+    batch: int = setting(8, "Crops per step (per device).", min=1, max=1024)
+    steps: int = setting(20000, "Training steps (optimizer updates).", min=1, max=10_000_000)
+    lr: float = setting(1e-3, "Peak learning rate (AdamW, cosine decay to 0).", min=1e-7, max=1.0)
+    weight_decay: float = setting(1e-4, "AdamW weight decay.", min=0.0, max=1.0)
+    loss: str = setting("charbonnier", "Pixel loss: l1, charbonnier or psnr.", choices=LOSSES)
+    fft_weight: float = setting(0.1, "Weight of the FFT loss (0 = off).", min=0.0, max=10.0, zero="off")
+    vgg_weights: str = setting("", "Local VGG-19 weights file (torchvision's vgg19-*.pth or .safetensors) for the "
+                               "perceptual loss; nothing is downloaded. Empty = no perceptual loss.")
+    perceptual_weight: float = setting(0.05, "Weight of the perceptual loss (with --vgg-weights).", min=0.0, max=10.0)
+    adv_weight: float = setting(0.005, "GAN and bgan only: weight of the adversarial loss.", min=0.0, max=10.0)
+    gan_pretrain: float = setting(0.5, "GAN and bgan only: fraction of the steps trained with pixel losses (bgan: "
+                                  "the content term) before the critic joins.", min=0.0, max=1.0)
+    ema: float = setting(0.999, "GAN only: decay of the generator's moving average (the saved weights); below 1.",
+                         min=0.0, max=0.99999)
+    precision: str = setting("auto", "auto (bfloat16 on GPUs that support it, else float32), float32, bfloat16 or "
+                             "float16 (mixed).", choices=PRECISIONS)
+    device: str = setting("auto", "auto, cpu, cuda or mps.", choices=DEVICES)
+    devices: int = setting(1, "GPUs to train on per machine (DDP when more than one in all).", min=1, max=1024)
+    nodes: int = setting(1, "Machines to train on together (DDP; started by SLURM or torchrun, docs/training.md).",
+                         min=1, max=100_000)
+    seed: int = setting(0, "Seed of the data stream and the initialization.", min=0, max=2**31 - 1)
+    val_every: int = setting(500, "Validate (and write a preview) every N steps.", min=1, max=10_000_000)
+    checkpoint_every: int = setting(500, "Save the run folder's last.ckpt every N steps.", min=1, max=10_000_000)
+    workers: int = setting(2, "Data-loading worker processes (0 = load data in the training process).", min=0,
+                           max=256)
+    in_channels: int = setting(1, "1 (grayscale; colour images train channel by channel) or 3 (RGB jointly).",
+                               min=1, max=3)
+    init: str = setting("", "Start from this trained model (name or .safetensors path) of the same family and "
+                        "size: fine-tuning.")
+    compile: bool = setting(False, "torch.compile the network for training (true/false): 1.5x faster on a CPU "
+                            "after a minute of compiling.")
+    real_blurred: str = setting("", "Training the blur generator (model bgan): a folder of real blurred images, "
+                                "unpaired with the sharp ones, whose blur it learns.")
+    bgan: str = setting("", "A trained blur generator (name or .safetensors path): the deblurring model trains on "
+                        "its blur of the sharp images (realistic mode, stage 2).")
+    bgan_fraction: float = setting(0.75, "With bgan: the fraction of each batch blurred by the blur generator (the "
+                                   "rest: the blur kind).", min=0.0, max=1.0)
 
     def __post_init__(self) -> None:
         # Callers naturally pass Path objects for folders; store strings so the config stays JSON.
@@ -222,8 +197,7 @@ class TrainConfig:
         large folders. Returns ``self`` so calls chain.
         """
         self._validate_model()
-        self._validate_numbers()
-        self._validate_choices()
+        self._validate_settings()
         self._validate_output()
         self._validate_preview()
         self._validate_vgg()
@@ -239,40 +213,15 @@ class TrainConfig:
         if self.size not in sizes:
             raise ValueError(f"{self.model} has no size {self.size!r}; sizes: {', '.join(sizes)}.")
 
-    def _validate_numbers(self) -> None:
-        checks = [
-            (self.steps > 0, f"steps must be positive (training iterations); got {self.steps}."),
-            (self.batch >= 1, f"batch must be at least 1 image per step; got {self.batch}."),
-            (self.patch >= MIN_PATCH, f"patch must be at least {MIN_PATCH} pixels (the networks downsample by "
-                                      f"up to 16); got {self.patch}. 128 or 256 is typical."),
-            (self.lr > 0, f"lr (learning rate) must be positive; got {self.lr}. 1e-3 is a good start."),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0; got {self.weight_decay}."),
-            (self.noise >= 0, f"noise must be >= 0 (a Gaussian sigma, fraction of white); got {self.noise}."),
-            (self.photons >= 0, f"photons must be >= 0 (0 = no Poisson noise); got {self.photons}."),
-            (0 <= self.jpeg_quality <= 100, f"jpeg_quality must be 0 (off) or 1-100; got {self.jpeg_quality}."),
-            (self.val_size >= 1, f"val_size must be at least 1 validation sample; got {self.val_size}."),
-            (self.fft_weight >= 0, f"fft_weight must be >= 0 (0 = no FFT loss); got {self.fft_weight}."),
-            (self.adv_weight >= 0, f"adv_weight must be >= 0; got {self.adv_weight}."),
-            (self.perceptual_weight >= 0, f"perceptual_weight must be >= 0; got {self.perceptual_weight}."),
-            (0 <= self.gan_pretrain <= 1, f"gan_pretrain must be a fraction in [0, 1]; got {self.gan_pretrain}."),
-            (0 <= self.ema < 1, f"ema must be in [0, 1) (a decay such as 0.999); got {self.ema}."),
-            (self.devices >= 1, f"devices must be at least 1; got {self.devices}."),
-            (self.nodes >= 1, f"nodes must be at least 1; got {self.nodes}."),
-            (self.val_every >= 1, f"val_every must be at least 1 step; got {self.val_every}."),
-            (self.checkpoint_every >= 1, f"checkpoint_every must be at least 1 step; got {self.checkpoint_every}."),
-            (self.workers >= 0, f"workers must be >= 0 (0 = load data in the training process); got "
-                                f"{self.workers}."),
-            (self.in_channels in (1, 3), f"in_channels must be 1 (grayscale) or 3 (RGB); got {self.in_channels}."),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    def _validate_choices(self) -> None:
-        for name, value, choices in (("loss", self.loss, LOSSES), ("precision", self.precision, PRECISIONS),
-                                     ("device", self.device, DEVICES)):
-            if value not in choices:
-                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    def _validate_settings(self) -> None:
+        """Each setting against its declared type and limits (:data:`TRAIN_PARAMS`)."""
+        for p in TRAIN_PARAMS:
+            try:
+                p.validate(getattr(self, p.name))
+            except ValueError as err:
+                raise ValueError(f"{err} ({p.name}: {p.help})") from None
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"in_channels must be 1 (grayscale) or 3 (RGB); got {self.in_channels}.")
         if not isinstance(self.blur_params, dict):
             raise ValueError(f"blur_params must be a dict of the blur kind's parameters; got {self.blur_params!r}.")
 
@@ -319,6 +268,23 @@ class TrainConfig:
             image_shape(path)
         except Exception as err:  # any reader failure: say which file and why, before training starts
             raise ValueError(f"preview_image {path} cannot be read as an image ({err}).") from None
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+#: Every TrainConfig setting as a :class:`~napari_deblur.params.Param` (``blur_params``, a dict, aside): the
+#: checks, the CLI's flags and the training dock's fields are made from these.
+TRAIN_PARAMS: tuple[Param, ...] = tuple(
+    Param(f.name, _TYPES[f.type], f.default, **f.metadata)
+    for f in dataclasses.fields(TrainConfig) if f.type in _TYPES
+)
+#: The help of every setting, ``blur_params`` included (the CLI's --help, the dock's tooltips).
+FIELD_HELP = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+
+
+def train_param(name: str) -> Param:
+    """The :class:`~napari_deblur.params.Param` of the setting ``name``."""
+    return next(p for p in TRAIN_PARAMS if p.name == name)
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

@@ -29,7 +29,7 @@ from napari_deblur.hardware import training_device_text
 from napari_deblur.restore.methods import methods_changed
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
-from napari_deblur.training.config import FIELD_HELP, LOSSES, TrainConfig
+from napari_deblur.training.config import FIELD_HELP, LOSSES, TrainConfig, train_param
 from napari_deblur.training.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
 from napari_deblur.training.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
 from napari_deblur.widgets._dock import Dock
@@ -50,6 +50,15 @@ SETTINGS = "train_widget"
 POLL_MS = 200
 SAVED = ("source", "scenes", "blur", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss",
          "seed", "val_every")
+
+
+def _limits(name: str) -> dict[str, Any]:
+    """A setting's range (and, for a float with a special 0, its word) for its dock field."""
+    p = train_param(name)
+    limits = {"min": p.min, "max": p.max}
+    if p.type is float and p.zero:
+        limits["zero"] = p.zero
+    return limits
 
 
 class TrainWidget(Dock):
@@ -89,19 +98,20 @@ class TrainWidget(Dock):
         self.scenes = ComboBox(label="scenes", choices=SCENES, value=saved("scenes", SCENES))
         self.blur = ComboBox(label="blur", choices=kinds, value=saved("blur", kinds))
         self.blur_help = Label(value="")
-        self.noise = float_box(saved("noise"), min=0, max=1, step=0.005, decimals=4, zero="off", label="noise")
+        self.noise = float_box(saved("noise"), **_limits("noise"), step=0.005, decimals=4, label="noise")
         self.model = ComboBox(label="model", choices=fams, value=saved("model", fams))
         self.size = ComboBox(label="size", choices=list(FAMILIES[self.model.value].sizes))
         self.name = LineEdit(label="model name", tooltip="The file name in the user model folder; "
                              "use it later as deblur(image, <family>, weights=<name>).")
-        self.steps = SpinBox(label="steps", value=saved("steps"), min=1, max=10_000_000, step=1000)
-        self.batch = SpinBox(label="batch", value=saved("batch"), min=1, max=1024)
-        self.patch = SpinBox(label="patch", value=saved("patch"), min=16, max=4096, step=16)
-        self.lr = float_box(saved("lr"), min=1e-7, max=1, step=1e-4, decimals=7, label="learning rate")
-        self.fft_weight = float_box(saved("fft_weight"), min=0, max=10, step=0.05, zero="off", label="FFT loss weight")
+        # Ranges, zero words and tooltips from the settings' declarations (training/config.py), as the CLI's flags.
+        self.steps = SpinBox(label="steps", value=saved("steps"), **_limits("steps"), step=1000)
+        self.batch = SpinBox(label="batch", value=saved("batch"), **_limits("batch"))
+        self.patch = SpinBox(label="patch", value=saved("patch"), **_limits("patch"), step=16)
+        self.lr = float_box(saved("lr"), **_limits("lr"), step=1e-4, decimals=7, label="learning rate")
+        self.fft_weight = float_box(saved("fft_weight"), **_limits("fft_weight"), step=0.05, label="FFT loss weight")
         self.loss = ComboBox(label="loss", choices=LOSSES, value=saved("loss", LOSSES))
-        self.seed = SpinBox(label="seed", value=saved("seed"), min=0, max=2**31 - 1)
-        self.val_every = SpinBox(label="validate every", value=saved("val_every"), min=1, max=1_000_000,
+        self.seed = SpinBox(label="seed", value=saved("seed"), **_limits("seed"))
+        self.val_every = SpinBox(label="validate every", value=saved("val_every"), **_limits("val_every"),
                                  tooltip="Steps between validations (and checkpoints).")
         for name in ("scenes", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss", "seed"):
             getattr(self, name).tooltip = FIELD_HELP[name]  # one description per setting, shared with the CLI
