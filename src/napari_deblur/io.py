@@ -34,7 +34,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, str | None]:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
                 data = series.asarray()
-                axes = _tiff_axes(series.axes, data.ndim)
+                axes = tiff_axes(series.axes, data.ndim)
             return data, axes
         data = np.asarray(iio.imread(path))
         return data, "YXC" if is_colour(data.shape) else None
@@ -60,7 +60,7 @@ def check_output_format(path: str | os.PathLike, dtype: Any) -> None:
                          ".tif, which keeps the data as it is.")
 
 
-def _tiff_axes(raw: str, ndim: int) -> str | None:
+def tiff_axes(raw: str, ndim: int) -> str | None:
     """Map tifffile's axes codes to ours (S = samples/RGB -> C; Q/I = unknown -> None)."""
     mapped = raw.upper().replace("S", "C")
     if len(mapped) != ndim or set(mapped) - set("TCZYX") or len(set(mapped)) != len(mapped):

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from napari_deblur.cli._common import check_output, cli_words
-from napari_deblur.cli._images import _cmd_blur, _cmd_deblur, _cmd_kinds, _cmd_methods, add_image_parsers
+from napari_deblur.cli._images import add_image_parsers, cmd_blur, cmd_deblur, cmd_kinds, cmd_methods
 from napari_deblur.cli._psf import add_psf_parser, cmd_psf
-from napari_deblur.cli._training import _cmd_evaluate, _cmd_train, add_training_parsers
+from napari_deblur.cli._training import add_training_parsers, cmd_evaluate, cmd_train
 
 __all__ = ["build_parser", "check_output", "cli_words", "main"]
 
@@ -52,17 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "methods":
-            return _cmd_methods()
+            return cmd_methods()
         if args.command == "deblur":
-            return _cmd_deblur(args)
+            return cmd_deblur(args)
         if args.command == "kinds":
-            return _cmd_kinds()
+            return cmd_kinds()
         if args.command == "blur":
-            return _cmd_blur(args)
+            return cmd_blur(args)
         if args.command == "train":
-            return _cmd_train(args)
+            return cmd_train(args)
         if args.command == "evaluate":
-            return _cmd_evaluate(args)
+            return cmd_evaluate(args)
         if args.command == "psf":
             return cmd_psf(args)
         if args.command == "export":

@@ -16,11 +16,11 @@ from napari_deblur.zarr_io import is_zarr
 RGB_HELP = "The trailing axis of size 3/4 is colour (already the default for a 3D image ending in 3 or 4)."
 
 
-def _flag(name: str) -> str:
+def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each flag's default, except where argparse's default is only "not given" (None, or False for a
     switch): method and blur parameters state their own default in their help text."""
 
@@ -44,12 +44,12 @@ def cli_words(message: str) -> str:
         if name == "psf" and angled is not None:
             return "--psf FILE"
         value = quoted if quoted is not None else f"<{angled}>" if angled is not None else ""
-        return f"{_flag(name)} {value}".rstrip()
+        return f"{flag_name(name)} {value}".rstrip()
 
     return _PY_KEYWORD.sub(flag, message)
 
 
-def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str, Sequence[Param]]],
+def add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str, Sequence[Param]]],
                      prefix: str) -> None:
     """One flag per distinct parameter name across ``specs`` (title, params), grouped under the first user; a
     name whose help or default differs between its users (``--iterations`` of pnp and richardson_lucy) gives each
@@ -81,18 +81,18 @@ def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[tuple[str,
                 kwargs["type"] = p.type
                 if p.choices:
                     kwargs["choices"] = p.choices
-            group.add_argument(_flag(p.name), **kwargs)
+            group.add_argument(flag_name(p.name), **kwargs)
 
 
-def _given_params(args: argparse.Namespace, prefix: str, params: Sequence[Param], owner: str) -> dict:
+def given_params(args: argparse.Namespace, prefix: str, params: Sequence[Param], owner: str) -> dict:
     """The flags the user set, checked against the parameters of the chosen method or kind (``owner``)."""
     names = {p.name for p in params}
     given = {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
     foreign = sorted(set(given) - names)
     if foreign:
         raise SystemExit(
-            f"error: {', '.join(_flag(f) for f in foreign)} do(es) not apply to {owner}; "
-            f"its flags are: {', '.join(_flag(n) for n in sorted(names)) or 'none'}."
+            f"error: {', '.join(flag_name(f) for f in foreign)} do(es) not apply to {owner}; "
+            f"its flags are: {', '.join(flag_name(n) for n in sorted(names)) or 'none'}."
         )
     return given
 
@@ -118,7 +118,7 @@ def check_output(output: Path, inputs: Sequence[Path], overwrite: bool) -> None:
         raise ValueError(f"Cannot write {output}: the folder {folder} is not writable.")
 
 
-def _yes_no(text: str) -> bool:
+def yes_no(text: str) -> bool:
     """A command-line boolean: true/false, yes/no, 1/0, on/off."""
     value = text.strip().lower()
     if value in ("true", "yes", "1", "on"):
@@ -128,12 +128,12 @@ def _yes_no(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _method_params(args: argparse.Namespace, method: str) -> dict:
-    return _given_params(args, "param_", get_method(method).params, f"method {method!r}")
+def method_params(args: argparse.Namespace, method: str) -> dict:
+    return given_params(args, "param_", get_method(method).params, f"method {method!r}")
 
 
 def param_line(p: Param, width: int) -> str:
     """One line of ``methods``/``kinds``: the flag, type, default, range or choices, and the help."""
     rng = f" in [{p.min}, {p.max}]" if p.min is not None or p.max is not None else ""
     choices = f" one of {'/'.join(p.choices)}" if p.choices else ""
-    return f"    {_flag(p.name):<{width}} {p.type.__name__:<5} default {p.default}{rng}{choices}. {p.help}"
+    return f"    {flag_name(p.name):<{width}} {p.type.__name__:<5} default {p.default}{rng}{choices}. {p.help}"

@@ -13,11 +13,11 @@ from tqdm import tqdm
 from napari_deblur.bioimageio.run import TRUST_CODE
 from napari_deblur.cli._common import (
     RGB_HELP,
-    _add_param_flags,
-    _given_params,
-    _HelpFormatter,
-    _method_params,
+    HelpFormatter,
+    add_param_flags,
     check_output,
+    given_params,
+    method_params,
     param_line,
 )
 from napari_deblur.io import check_output_format, read_image, read_psf, write_image
@@ -46,7 +46,7 @@ T = TypeVar("T")
 def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     """The ``deblur``, ``kinds`` and ``blur`` commands."""
     d = sub.add_parser("deblur", help="Deblur an image file.",
-                       formatter_class=_HelpFormatter)
+                       formatter_class=HelpFormatter)
     d.add_argument("input", type=Path, help="Input image (TIFF keeps dtype and axes; PNG, JPEG, ...; a .zarr store "
                    "or OME-Zarr image streams chunk by chunk).")
     d.add_argument("output", type=Path, help="Output image; written atomically (.zarr: chunk by chunk).")
@@ -65,15 +65,15 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
     d.add_argument("--fill-missing-chunks", action="store_true", help="Zarr input: deblur chunks that were never "
                    "written as the array's fill value (with a warning) instead of refusing.")
-    _add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
-    _add_param_flags(d, [("BioImage Model Zoo package: --method FILE.zip", (TRUST_CODE,))], "param_")
-    _add_param_flags(d, [(f"PSF from optics: --psf {k}", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
-    _add_param_flags(d, [(f"PSF from the image: --psf {ESTIMATE}", ESTIMATE_PARAMS)], "estimate_")
+    add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
+    add_param_flags(d, [("BioImage Model Zoo package: --method FILE.zip", (TRUST_CODE,))], "param_")
+    add_param_flags(d, [(f"PSF from optics: --psf {k}", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
+    add_param_flags(d, [(f"PSF from the image: --psf {ESTIMATE}", ESTIMATE_PARAMS)], "estimate_")
 
     sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
 
     b = sub.add_parser("blur", help="Blur an image file realistically (training pairs, test data).",
-                       formatter_class=_HelpFormatter)
+                       formatter_class=HelpFormatter)
     b.add_argument("input", type=Path, help="Sharp input image (TIFF keeps dtype and axes; PNG, JPEG, ...).")
     b.add_argument("output", type=Path, help="Blurred output image; written atomically.")
     b.add_argument("--kind", default="camera_shake", help="Blur kind (see `napari-deblur kinds`), or learned with "
@@ -94,10 +94,10 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--rgb", action="store_true", help=RGB_HELP)
     b.add_argument("--variants", type=int, default=1,
                    help="Write N variants (seeds seed..seed+N-1) stacked along a new first axis.")
-    _add_param_flags(b, [(f"{k.name} parameters", k.params) for k in list_kinds()], "kind_")
+    add_param_flags(b, [(f"{k.name} parameters", k.params) for k in list_kinds()], "kind_")
 
 
-def _cmd_methods() -> int:
+def cmd_methods() -> int:
     for spec in list_methods():
         psf = ", needs a PSF" if spec.needs_psf else ""
         reason = spec.why_unavailable()
@@ -108,9 +108,9 @@ def _cmd_methods() -> int:
     return 0
 
 
-def _cmd_deblur(args: argparse.Namespace) -> int:
+def cmd_deblur(args: argparse.Namespace) -> int:
     args.method, args.psf = default_request(args.method, args.psf)
-    params = _method_params(args, args.method)
+    params = method_params(args, args.method)
     psf_file = [Path(args.psf)] if args.psf and args.psf not in PSF_NAMES else []
     check_output(args.output, [args.input, *psf_file], args.overwrite)
     psf = read_psf(psf_file[0]) if psf_file else args.psf  # a name: generated or estimated for the image below
@@ -160,10 +160,10 @@ def _psf_settings(args: argparse.Namespace, psf: Any) -> dict[str, Any]:
     name = psf if isinstance(psf, str) else None
     what = f"--psf {name}" if name else "a PSF file"
     optics = get_kind(name).params if name in OPTICS_KINDS else ()
-    given = _given_params(args, "optics_", optics, what if optics else f"{what} (the optics flags are for --psf "
+    given = given_params(args, "optics_", optics, what if optics else f"{what} (the optics flags are for --psf "
                           "widefield or confocal)")
     estimate = ESTIMATE_PARAMS if name == ESTIMATE else ()
-    return given | _given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for "
+    return given | given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for "
                                  "--psf estimate)")
 
 
@@ -197,7 +197,7 @@ def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> 
     return 0
 
 
-def _cmd_kinds() -> int:
+def cmd_kinds() -> int:
     for kind in list_kinds():
         extra = ", random (seeded)" if kind.random else ""
         extra += ", 2D or 3D" if kind.supports_3d else ""
@@ -207,14 +207,14 @@ def _cmd_kinds() -> int:
     return 0
 
 
-def _cmd_blur(args: argparse.Namespace) -> int:
+def cmd_blur(args: argparse.Namespace) -> int:
     learned = args.kind == LEARNED
     if learned and (args.kernel_out or args.depth or args.kernel):
         raise SystemExit("error: --kind learned makes no kernel and takes no --depth, --kernel or --kernel-out.")
     if bool(args.generator) != learned:
         raise SystemExit("error: --generator goes with --kind learned, and --kind learned needs --generator.")
-    params = (_given_params(args, "kind_", (), "--kind learned") | {"model": args.generator} if learned else
-              _given_params(args, "kind_", get_kind(args.kind).params, f"blur kind {args.kind!r}"))
+    params = (given_params(args, "kind_", (), "--kind learned") | {"model": args.generator} if learned else
+              given_params(args, "kind_", get_kind(args.kind).params, f"blur kind {args.kind!r}"))
     inputs = [p for p in (args.input, args.depth, args.kernel) if p]
     for output in (args.output, args.kernel_out):
         if output:

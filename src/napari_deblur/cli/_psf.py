@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_deblur.cli._common import _add_param_flags, _given_params, check_output
+from napari_deblur.cli._common import add_param_flags, check_output, given_params
 from napari_deblur.io import read_image, write_image
 from napari_deblur.psfs import OPTICS_KINDS, estimate_kernel, optics_psf, psf_from_beads
 from napari_deblur.synth.kinds import get_kind
@@ -32,7 +32,7 @@ def add_psf_parser(sub: argparse._SubParsersAction) -> None:
     optics.add_argument("--kind", choices=OPTICS_KINDS, default="widefield", help="The microscope.")
     optics.add_argument("--ndim", type=int, choices=(2, 3), default=3, help="3 for a z-stack PSF, 2 for one plane.")
     optics.add_argument("--overwrite", action="store_true", help="Replace an existing output file.")
-    _add_param_flags(optics, [(f"optics ({k})", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
+    add_param_flags(optics, [(f"optics ({k})", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
     estimate = how.add_parser("estimate", help="Estimate the blur kernel of a blurred 2D image from the image itself "
                               "(experimental), for deblur --method wiener/richardson_lucy --psf.")
     estimate.add_argument("input", type=Path, help="Blurred image (2D grey or colour).")
@@ -44,7 +44,7 @@ def add_psf_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_psf(args: argparse.Namespace) -> int:
     if args.psf_source == "optics":
         check_output(args.output, [], args.overwrite)
-        values = _given_params(args, "optics_", get_kind(args.kind).params, f"a {args.kind} microscope")
+        values = given_params(args, "optics_", get_kind(args.kind).params, f"a {args.kind} microscope")
         psf = optics_psf(args.kind, ndim=args.ndim, **values)
         write_image(args.output, psf, "ZYX" if psf.ndim == 3 else "YX")
         print(f"wrote {args.output} {psf.shape} ({args.kind})")

@@ -8,7 +8,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from napari_deblur.cli._common import _add_param_flags, _flag, _given_params, _HelpFormatter, _method_params, _yes_no
+from napari_deblur.cli._common import HelpFormatter, add_param_flags, flag_name, given_params, method_params, yes_no
 from napari_deblur.io import read_psf
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.kinds import get_kind, list_kinds
@@ -35,7 +35,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
         shown = p.zero if p.zero and p.default == 0 else repr(p.default)
         help_ = p.help if "Default:" in p.help else f"{p.help} Default: {shown}."
         # Choices are checked by TrainConfig, not argparse: it also takes aliases (precision "bf16-mixed").
-        group.add_argument(_flag(p.name), dest=f"cfg_{p.name}", type=_yes_no if p.type is bool else p.type,
+        group.add_argument(flag_name(p.name), dest=f"cfg_{p.name}", type=yes_no if p.type is bool else p.type,
                            default=None, metavar="{" + ",".join(p.choices) + "}" if p.choices else p.name.upper(),
                            help=help_.replace("%", "%%"))
     group.add_argument("--blur-params", dest="cfg_blur_params", type=json.loads, default=None, metavar="JSON",
@@ -43,7 +43,7 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     # The blur kinds' parameters as --blur-<name>: several (size, model) would clash with training settings.
     kinds = [(f"blur parameters: {k.name}", [dataclasses.replace(p, name=f"blur_{p.name}") for p in k.params])
              for k in list_kinds()]
-    _add_param_flags(t, kinds, "kind_")
+    add_param_flags(t, kinds, "kind_")
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -52,7 +52,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     cfg = TrainConfig.from_dict({**base, **given})
     params = [dataclasses.replace(p, name=f"blur_{p.name}") for p in get_kind(cfg.blur).params]
-    blur = {k[len("blur_"):]: v for k, v in _given_params(args, "kind_", params, f"blur kind {cfg.blur!r}").items()}
+    blur = {k[len("blur_"):]: v for k, v in given_params(args, "kind_", params, f"blur kind {cfg.blur!r}").items()}
     return cfg.replace(blur_params={**cfg.blur_params, **blur}) if blur else cfg
 
 
@@ -76,7 +76,7 @@ def _print_event(event: Event) -> None:
     print(text, flush=True)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from napari_deblur.training.run import train
 
     cfg = _train_config(args)
@@ -86,7 +86,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("evaluate", help="PSNR/SSIM of a method on pairs or on the synthetic protocol.",
-                       formatter_class=_HelpFormatter)
+                       formatter_class=HelpFormatter)
     e.add_argument("method_name", nargs="?", metavar="METHOD", help="Method name (or give it with --method).")
     e.add_argument("--method", help="Method name (see `napari-deblur methods`), e.g. wiener or a trained model.")
     e.add_argument("--pairs", type=Path, help="Folder of blur/ + sharp/ pairs (or the GoPro layout).")
@@ -98,16 +98,16 @@ def _add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--limit", type=int, help="Score at most this many pairs (or sharp images).")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     e.add_argument("--json", type=Path, help="Also write the results (rows and means) to this JSON file.")
-    _add_param_flags(e, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
+    add_param_flags(e, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from napari_deblur.training.evaluate import evaluate, format_table
 
     if (args.method is None) == (args.method_name is None):
         raise SystemExit("error: name the method once: `napari-deblur evaluate METHOD ...` or `--method METHOD`.")
     args.method = args.method or args.method_name
-    params = _method_params(args, args.method)
+    params = method_params(args, args.method)
     result = evaluate(args.method, pairs=args.pairs, kernels=args.kernels, sharp=args.sharp, sigma=args.sigma,
                       seed=args.seed, limit=args.limit, psf=read_psf(args.psf) if args.psf else None,
                       device=args.device, **params)

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_deblur.io import read_psf
-from napari_deblur.synth.kernels import _finish
+from napari_deblur.synth.kernels import finish_kernel
 
 
 def _pad_odd(kernel: np.ndarray) -> np.ndarray:
@@ -72,6 +72,6 @@ def as_kernel(obj: Any) -> np.ndarray:
     if not kernel.sum() > 0:
         raise ValueError("The kernel sums to 0; it needs at least one positive value.")
     if kernel.ndim == 2:
-        return _finish(kernel)
+        return finish_kernel(kernel)
     kernel = _pad_odd(kernel)
     return (kernel / kernel.sum()).astype(np.float32)

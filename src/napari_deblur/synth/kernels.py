@@ -58,7 +58,7 @@ def _direction(angle: float) -> tuple[float, float]:
     return round(math.cos(theta), 15), round(math.sin(theta), 15)
 
 
-def _finish(kernel: np.ndarray, square: bool = True) -> np.ndarray:
+def finish_kernel(kernel: np.ndarray, square: bool = True) -> np.ndarray:
     """Centre by mass on an odd grid (a square one when ``square``), clip negatives, normalize to sum 1."""
     kernel = np.clip(np.asarray(kernel, dtype=np.float64), 0, None)
     if not kernel.sum() > 0:
@@ -172,7 +172,7 @@ def _splat(path: np.ndarray, size: int) -> np.ndarray:
     for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
         yy, xx = np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)
         np.add.at(kernel, (yy, xx), w)
-    return _finish(kernel)
+    return finish_kernel(kernel)
 
 
 def linear_motion(length: float, angle: float = 0.0, size: int | None = None) -> np.ndarray:
@@ -246,7 +246,7 @@ def defocus(radius: float, size: int | None = None) -> np.ndarray:
     coverage[rows, cols] = (sy**2 + sx**2 <= radius**2).mean(axis=(1, 2))
     if coverage.sum() == 0:  # a disk smaller than the subsample spacing: all of it falls in the centre pixel
         coverage[half, half] = 1.0
-    return _finish(coverage)
+    return finish_kernel(coverage)
 
 
 def gaussian(
@@ -296,8 +296,8 @@ def gaussian(
     v = -x * sin + y_up * cos
     g = np.exp(-0.5 * ((u / sigma_x) ** 2 + (v / sigma_y) ** 2))
     if sigma_z is None:
-        return _finish(g)
+        return finish_kernel(g)
     sigma_z = _positive("sigma_z", sigma_z, "planes")
     z = np.arange(2 * math.ceil(4 * sigma_z) + 1, dtype=np.float64) - math.ceil(4 * sigma_z)
     g3 = np.exp(-0.5 * (z / sigma_z) ** 2)[:, None, None] * g[None]
-    return _finish(g3, square=False)
+    return finish_kernel(g3, square=False)

@@ -17,7 +17,7 @@ import tifffile
 from napari_deblur.colour import COLOUR_CHANNELS, is_colour
 
 # io's own TIFF axes mapping, so headers are read exactly as read_image reads the pixels.
-from napari_deblur.io import TIFF_SUFFIXES, _tiff_axes, read_image, write_image
+from napari_deblur.io import TIFF_SUFFIXES, read_image, tiff_axes, write_image
 from napari_deblur.restore.intensity import policy_range
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", *TIFF_SUFFIXES})
@@ -111,7 +111,7 @@ def image_shape(path: Path) -> tuple[int, int, int, int]:
         if path.suffix.lower() in TIFF_SUFFIXES:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
-                shape, axes = tuple(series.shape), _tiff_axes(series.axes, len(series.shape))
+                shape, axes = tuple(series.shape), tiff_axes(series.axes, len(series.shape))
         else:
             from PIL import Image
 

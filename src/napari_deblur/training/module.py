@@ -175,14 +175,18 @@ class RestorationModule(L.LightningModule):
         # Sums of (psnr, ssim, input psnr, input ssim, count) over this rank's images.
         self._val_sums = torch.zeros(5, dtype=torch.float64, device=self.device)
 
+    def val_pair(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the network is given, what its output is scored against) in a validation batch."""
+        return batch["blurred"], batch["sharp"]
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        blurred, sharp = batch["blurred"], batch["sharp"]
-        out = self.infer(blurred, **self.net_inputs(batch)).clamp(0, 1)
-        stats = torch.stack([psnr(out, sharp).sum(), ssim(out, sharp).sum(), psnr(blurred, sharp).sum(),
-                             ssim(blurred, sharp).sum(), torch.tensor(float(len(out)), device=out.device)])
+        given, target = self.val_pair(batch)
+        out = self.infer(given, **self.net_inputs(batch)).clamp(0, 1)
+        stats = torch.stack([psnr(out, target).sum(), ssim(out, target).sum(), psnr(given, target).sum(),
+                             ssim(given, target).sum(), torch.tensor(float(len(out)), device=out.device)])
         self._val_sums += stats.double()
         if batch_idx == 0 and self.trainer.is_global_zero:
-            self.preview = self._write_preview(blurred[0], out[0], sharp[0])
+            self.preview = self._write_preview(given[0], out[0], target[0])
 
     def on_validation_epoch_end(self) -> None:
         sums = self.trainer.strategy.reduce(self._val_sums, reduce_op="sum")
@@ -304,10 +308,10 @@ class BGANModule(GANModule):
         fake = self._train_forward[0](sharp.contiguous(memory_format=torch.channels_last))
         return realistic.content_loss(self.pixel_loss, fake, prior), fake
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        # The generator blurs the sharp crop (a fixed noise map: validation is repeatable); the "input" scores are
-        # the sharp crop's own, against the synthetic blur.
-        super().validation_step({"blurred": batch["sharp"], "sharp": batch["blurred"]}, batch_idx)
+    def val_pair(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        # The generator blurs the sharp crop (a fixed noise map: validation is repeatable), scored against the
+        # synthetic blur; the "input" scores are the sharp crop's own.
+        return batch["sharp"], batch["blurred"]
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         return self.inference_net(x, seed=0)
