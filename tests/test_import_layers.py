@@ -17,14 +17,10 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """Modules of ours that ``path`` imports, at the top or inside functions (not for TYPE_CHECKING only)."""
-    tree = ast.parse(path.read_text())
-    typing_only = {id(n) for node in tree.body if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-                   for n in ast.walk(node)}
+    """Modules of ours that ``path`` imports: at the top, inside functions, or for type checking only (a circle
+    that only a type checker follows is still two modules that cannot be read apart)."""
     found = set()
-    for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("napari_deblur"):
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)  # "from pkg import module"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from napari_deblur.training import data_check  # noqa: F401 - registers the data checks TrainConfig.validate runs
 from napari_deblur.training.config import TrainConfig
 
 # Imported eagerly: the submodule is also called ``evaluate``, and importing it later would otherwise rebind

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from typing import Any
 from napari_deblur._atomic import atomic_path
 from napari_deblur.hardware import PRECISION_ALIASES, PRECISIONS
 from napari_deblur.params import Param
-from napari_deblur.training.data_check import check_data
 from napari_deblur.training.files import check_writable, image_shape
 from napari_deblur.training.perceptual import load_vgg_features
 from napari_deblur.zoo.family import FAMILIES
@@ -28,6 +28,8 @@ LOSSES = ("l1", "charbonnier", "psnr")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MIN_PATCH = 16  # the networks downsample by up to 16; a smaller patch has no coarsest scale left
 MODEL_SUFFIX = ".safetensors"
+#: Checks of a config's data that :meth:`TrainConfig.validate` runs last (registered by training/data_check.py).
+DATA_CHECKS: list[Callable[[TrainConfig], object]] = []
 
 def setting(default: Any, help: str, **limits: Any) -> Any:
     """A TrainConfig field described once: its default, one sentence of help (the CLI's ``--help``, the dock's
@@ -202,8 +204,10 @@ class TrainConfig:
         self._validate_preview()
         self._validate_vgg()
         self._validate_init()
-        # Degradation and folder checks live with the data code that must agree with them.
-        check_data(self)
+        # Degradation and folder checks live with the data code that must agree with them (data_check.py), which
+        # registers them here: the package's __init__ imports it, so they are in place before any config exists.
+        for check in DATA_CHECKS:
+            check(self)
         return self
 
     def _validate_model(self) -> None:

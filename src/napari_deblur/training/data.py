@@ -13,7 +13,7 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from napari_deblur.synth.degrade import Degradation, fit_kernel
 from napari_deblur.synth.kinds import get_kind
 from napari_deblur.synth.mixture import get_mixture, random_depth
 from napari_deblur.synth.scenes import random_scene
+from napari_deblur.training.config import TrainConfig
 from napari_deblur.training.data_check import NATURAL_SCENES, DataPlan, check_data, degradation_for
 from napari_deblur.training.files import (
     IMAGE_SUFFIXES,
@@ -37,9 +38,6 @@ from napari_deblur.training.files import (
 )
 from napari_deblur.training.natural import DEAD_LEAVES_FRACTION, natural_images
 from napari_deblur.training.realistic import real_images
-
-if TYPE_CHECKING:  # config.py validates with check_data, so it imports this module
-    from napari_deblur.training.config import TrainConfig
 
 PERCENTILE_SCENES = ("fluorescence",)  # normalized as scientific data (restore/intensity.py's policy)
 SOFT_KINDS = ("gaussian", "widefield", "confocal")  # automatic sizes with faint tails: cropped to the patch

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from napari_deblur.synth.degrade import Degradation
 from napari_deblur.synth.mixture import get_mixture
 from napari_deblur.synth.scenes import KINDS as SCENE_KINDS
+from napari_deblur.training.config import DATA_CHECKS, TrainConfig
 from napari_deblur.training.files import (
     IMAGE_SUFFIXES,
     Pair,
@@ -22,9 +22,6 @@ from napari_deblur.training.files import (
 )
 from napari_deblur.training.realistic import check_realistic
 from napari_deblur.zoo.family import FAMILIES
-
-if TYPE_CHECKING:  # config.py validates with check_data, so it imports this module
-    from napari_deblur.training.config import TrainConfig
 
 VAL_CROP = 256  # held-out pairs are validated on centre crops of at most this side
 NATURAL_SCENES = "natural"  # scikit-image's photographs plus some dead leaves (training/natural.py)
@@ -103,3 +100,6 @@ def degradation_for(cfg: TrainConfig) -> Degradation:
         hint = " (for blur='custom' pass blur_params={'kernel': '<file>'})" if cfg.blur == "custom" else ""
         raise ValueError(f"Invalid blur settings: {e}{hint}") from None
     return deg
+
+
+DATA_CHECKS.append(check_data)

@@ -15,17 +15,15 @@ are some.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from napari_deblur.training.config import TrainConfig
 from napari_deblur.training.files import existing_folder, find_images, image_shape
 from napari_deblur.zoo.bgan import BGAN, blur_generator_card
-
-if TYPE_CHECKING:
-    from napari_deblur.training.config import TrainConfig
 
 #: The content term compares generator output and synthetic blur after this much average pooling.
 CONTENT_POOL = 4

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from magicgui.widgets import FileEdit
 
 from napari_deblur.widgets._train_layers import write_layer_sources
 from napari_deblur.zoo import FAMILIES
-
-if TYPE_CHECKING:
-    from napari_deblur.widgets.train import TrainWidget
 
 LAYER_PAIRS, PAIRED_FOLDER = "layer pairs", "paired folder"
 SHARP_FOLDER, SHARP_LAYER, SCENES_SOURCE = ("sharp folder + synthetic blur", "sharp layer + synthetic blur",
@@ -26,32 +23,36 @@ SHOWN_FOR = {"blurred_layer": (LAYER_PAIRS,), "sharp_layer": (LAYER_PAIRS, SHARP
              "blur": SYNTHETIC, "blur_help": SYNTHETIC, "noise": SYNTHETIC}
 
 
-def source_kwargs(widget: TrainWidget, write_layers: bool) -> dict[str, Any]:
-    """The TrainConfig fields of the dock's data source; layer sources are written to a temporary folder first
-    (unless not ``write_layers``: Resume reads the run's own config)."""
-    source = widget.source.value
-    kw: dict[str, Any] = {}
-    if source in SYNTHETIC:
-        kw.update(blur=widget.blur.value, blur_params=widget.blur_params(), noise=widget.noise.value)
-    if source == PAIRED_FOLDER:
-        kw["pairs"] = _folder(widget.pairs_folder, "pairs folder (blur/ + sharp/)")
-    elif source == SHARP_FOLDER:
-        kw["sharp"] = _folder(widget.sharp_folder, "sharp folder")
-    elif source == SCENES_SOURCE:
-        kw["scenes"] = widget.scenes.value
-    elif source == REALISTIC:
-        kw["sharp"] = _folder(widget.sharp_folder, "sharp folder")
-        if FAMILIES[widget.model.value].makes_blur:
-            kw["real_blurred"] = _folder(widget.real_folder, "folder of real blurred images")
-        elif widget.generator.value is None:
-            raise ValueError("No blur generator chosen: train one first (model bgan, with a folder of real "
-                             "blurred images), then choose it as blur generator.")
-        else:
-            kw["bgan"] = widget.generator.value
-    elif write_layers:
-        folder = write_layer_sources(widget.blurred_layer.value, widget.sharp_layer.value, source == LAYER_PAIRS)
-        kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(folder)
-    return kw
+class DataSources:
+    """The training dock's part that turns its data-source fields into TrainConfig fields (a mixin: the fields
+    are the dock's)."""
+
+    def source_kwargs(self, write_layers: bool) -> dict[str, Any]:
+        """The TrainConfig fields of the dock's data source; layer sources are written to a temporary folder first
+        (unless not ``write_layers``: Resume reads the run's own config)."""
+        source = self.source.value
+        kw: dict[str, Any] = {}
+        if source in SYNTHETIC:
+            kw.update(blur=self.blur.value, blur_params=self.blur_params(), noise=self.noise.value)
+        if source == PAIRED_FOLDER:
+            kw["pairs"] = _folder(self.pairs_folder, "pairs folder (blur/ + sharp/)")
+        elif source == SHARP_FOLDER:
+            kw["sharp"] = _folder(self.sharp_folder, "sharp folder")
+        elif source == SCENES_SOURCE:
+            kw["scenes"] = self.scenes.value
+        elif source == REALISTIC:
+            kw["sharp"] = _folder(self.sharp_folder, "sharp folder")
+            if FAMILIES[self.model.value].makes_blur:
+                kw["real_blurred"] = _folder(self.real_folder, "folder of real blurred images")
+            elif self.generator.value is None:
+                raise ValueError("No blur generator chosen: train one first (model bgan, with a folder of real "
+                                 "blurred images), then choose it as blur generator.")
+            else:
+                kw["bgan"] = self.generator.value
+        elif write_layers:
+            folder = write_layer_sources(self.blurred_layer.value, self.sharp_layer.value, source == LAYER_PAIRS)
+            kw["pairs" if source == LAYER_PAIRS else "sharp"] = str(folder)
+        return kw
 
 
 def _folder(widget: FileEdit, what: str) -> str:

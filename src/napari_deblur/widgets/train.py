@@ -38,7 +38,7 @@ from napari_deblur.widgets._params import ParamPanel, float_box
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
 from napari_deblur.widgets._train_layers import PREVIEW_LAYER, show_preview, write_preview_source
-from napari_deblur.widgets._train_sources import REALISTIC, SCENES_SOURCE, SHOWN_FOR, SOURCES, SYNTHETIC, source_kwargs
+from napari_deblur.widgets._train_sources import REALISTIC, SCENES_SOURCE, SHOWN_FOR, SOURCES, SYNTHETIC, DataSources
 from napari_deblur.zoo import FAMILIES
 from napari_deblur.zoo.bgan import BGAN
 from napari_deblur.zoo.registration import family_models
@@ -61,7 +61,7 @@ def _limits(name: str) -> dict[str, Any]:
     return limits
 
 
-class TrainWidget(Dock):
+class TrainWidget(DataSources, Dock):
     """Dock widget: data source, blur, model, steps, Start / Stop / Resume, progress, live plot, preview."""
 
     own_layer = PREVIEW_LAYER  # the model's preview is never training data
@@ -217,7 +217,7 @@ class TrainWidget(Dock):
             batch=self.batch.value, patch=self.patch.value, lr=self.lr.value, fft_weight=self.fft_weight.value,
             loss=self.loss.value, seed=self.seed.value, val_every=self.val_every.value,
             checkpoint_every=self.val_every.value)
-        kw.update(source_kwargs(self, write_layers))
+        kw.update(self.source_kwargs(write_layers))
         if write_layers and self.preview_on.value is not None:
             kw["preview_image"] = str(write_preview_source(self.preview_on.value, self.viewer))
         return TrainConfig(**kw)
