@@ -209,7 +209,7 @@ def test_module_entry_point_reports_errors(tmp_path):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1
     (event,) = [json.loads(line) for line in out.splitlines()]
-    assert event["event"] == "error" and "steps must be positive" in event["message"]
+    assert event["event"] == "error" and "'steps' must be >= 1" in event["message"]
 
 
 def test_a_run_folder_in_use_is_refused(tmp_path):
@@ -252,7 +252,7 @@ def test_cli_train_human_readable_and_errors(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "finished at step 2" in text and "validation at step 2" in text
     assert cli_main(["train", "--scenes", "dead_leaves", "--steps", "0", "--out", str(out)]) == 2
-    assert "steps must be positive" in capsys.readouterr().err
+    assert "'steps' must be >= 1, got 0. Training steps" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="--blur-radius do\\(es\\) not apply to blur kind 'camera_shake'"):
         cli_main(["train", "--scenes", "dead_leaves", "--blur-radius", "3", "--out", str(out)])
 

@@ -223,7 +223,7 @@ class TrainConfig:
             try:
                 p.validate(getattr(self, p.name))
             except ValueError as err:
-                raise ValueError(f"{err} ({p.name}: {p.help})") from None
+                raise ValueError(f"{str(err).removeprefix('Parameter ')} {p.help}") from None
         if self.in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 (grayscale) or 3 (RGB); got {self.in_channels}.")
         if not isinstance(self.blur_params, dict):
