@@ -41,7 +41,7 @@ test: $(VENV)/.installed-all
 		xvfb-run -a $(BIN)/python -m pytest; \
 	else \
 		echo "No display and no Xvfb: the napari widget tests need one. On Debian/Ubuntu install it with"; \
-		echo "  sudo apt-get install $(XVFB_APT)"; \
+		echo "  $$( [ "$$(id -u)" = 0 ] || echo 'sudo ')apt-get install $(XVFB_APT)"; \
 		echo "or run only the tests without widgets: $(BIN)/python -m pytest --ignore=tests/widgets"; \
 		exit 2; \
 	fi

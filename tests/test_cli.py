@@ -58,7 +58,7 @@ def test_errors_are_one_line_messages(tmp_path, blurred, capsys):
     tifffile.imwrite(tmp_path / "in.tif", blurred)
     assert main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), "--method", "wiener"]) == 2
     err = capsys.readouterr().err
-    assert "needs a PSF: pass --psf FILE." in err and "psf=" not in err
+    assert "needs a PSF: pass --psf FILE, or --psf estimate" in err and "psf=" not in err
     assert "tile" not in err  # no progress bar before the error
     assert main(["deblur", str(tmp_path / "missing.tif"), str(tmp_path / "o.tif")]) == 2
     assert "No such image file" in capsys.readouterr().err

@@ -47,6 +47,7 @@ def test_widget_runs_richardson_lucy_and_adds_layer(viewer_with_data, sharp):
     assert psnr(sharp, np.clip(out.data, 0, 1), data_range=1) > psnr(sharp, blurry, data_range=1) + 1
     assert widget.progress.value == widget.progress.max
     assert widget.run_button.enabled and not widget.cancel_button.enabled
+    assert widget.image.value is viewer.layers["blurry"]  # not the result napari selected: Run again, same input
 
 
 def test_layer_choices_follow_viewer(make_napari_viewer):
@@ -72,6 +73,7 @@ def test_defaults_are_what_is_on_screen_and_the_kernel(make_napari_viewer):
     widget = DeblurWidget(viewer)
     assert widget.image.value is viewer.layers["astronaut blurred (camera_shake)"]
     assert widget.psf.value is viewer.layers["camera_shake kernel"]
+    assert widget.method.value == "richardson_lucy"  # with a PSF at hand, the classical default (as the API)
     viewer.layers.selection.active = viewer.layers["astronaut (sharp)"]
     assert widget.image.value is viewer.layers["astronaut (sharp)"]
     viewer.layers.selection.active = viewer.layers["camera_shake kernel"]  # a PSF is never the image

@@ -53,7 +53,8 @@ def check_request(spec: MethodSpec, psf: Any, output_dtype: str) -> np.ndarray |
     if spec.needs_psf:
         if psf is None:
             raise ValueError(
-                f"Method {spec.name!r} needs a PSF: pass psf=<array> (CLI: --psf FILE; widget: a PSF layer)."
+                f"Method {spec.name!r} needs a PSF: pass psf=<array>, or psf='estimate' to "
+                "estimate the blur kernel from the image first; or name no method for the blind default."
             )
         return validate_psf(psf)
     if psf is not None:

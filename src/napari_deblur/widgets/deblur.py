@@ -13,7 +13,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, ProgressBar, PushButton, SpinBox
 
 from napari_deblur.hardware import resolve_device
-from napari_deblur.psfs import BLIND_METHOD, default_request
+from napari_deblur.psfs import BLIND_METHOD, PSF_METHOD, default_request
 from napari_deblur.psfs.named import ENGINE_KEYWORDS, request_steps
 from napari_deblur.restore.engine import deblur_steps, drain
 from napari_deblur.restore.lazy import is_dask
@@ -99,6 +99,8 @@ class DeblurWidget(Dock):
         self._pick_layers()
         if self.psf.value is not None:  # a layer that looks like a PSF is there: take the PSF from it
             self.psf_source.use_layer()  # (without one, the kernel is estimated from the image: the blind default)
+            if method == BLIND_METHOD or not get_method(method).needs_psf:  # and the API's method for a given PSF
+                method = self.method.value = PSF_METHOD
         self._on_method_changed(method)
         self._on_image_changed(self.image.value)
 
@@ -259,6 +261,8 @@ class DeblurWidget(Dock):
                 self.psf_source.add_kernel_layer(kernel, layer)
             out = output_layer_kwargs(layer, req["method"], req["params"], req["axes"] or "")
             self.viewer.add_image(result, **{k: v for k, v in out.items() if v is not None})
+            if layer in self._image_layers():  # napari selects the new layer; the next Run still deblurs the input
+                self.image.value = layer
             how = " (lazy: each plane is deblurred when shown)" if lazy else ""
             self.status.value = f"Done: {out['name']}{how}"
 
