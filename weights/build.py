@@ -163,6 +163,10 @@ def ship(name: str) -> Path:
     cfg = recipe(name)
     model = load_model(cfg.model_path)
     card = dict(model.card)
+    steps = card.get("training", {}).get("steps")
+    if steps is not None and steps < cfg.steps:  # a stopped run leaves a model too: not one to ship
+        raise SystemExit(f"{name} stopped at step {steps} of {cfg.steps}: resume it (python weights/build.py "
+                         f"{name}) before shipping.")
     recipe_text = json.loads((RECIPES / f"{name}.json").read_text())
     card["name"] = name
     card["purpose"] = PURPOSES[name]

@@ -16,7 +16,7 @@ EVENT_KEYS = {
     "step": {"step", "loss", "lr", "samples_per_s"},
     "validation": {"step", "psnr", "ssim", "input_psnr", "preview"},
     "checkpoint": {"step", "path"},
-    "stopped": {"step", "checkpoint"},
+    "stopped": {"step", "checkpoint", "model"},
     "finished": {"step", "model", "psnr"},
     "error": {"message"},
 }

@@ -17,6 +17,7 @@ import napari_deblur as nd
 from napari_deblur.cli import main as cli_main
 from napari_deblur.training import TrainConfig, TrainingProcess, train
 from napari_deblur.training.events import to_dict
+from napari_deblur.zoo.registration import card_purpose
 from napari_deblur.zoo.weights import read_card
 from tests.train.helpers import check_event, record, run_module, tiny
 
@@ -145,7 +146,11 @@ def test_graceful_stop_keeps_a_checkpoint(tmp_path, how):
     assert stopped["event"] == "stopped", events
     assert stopped["checkpoint"] == str((cfg.run_dir / "last.ckpt").resolve())
     assert torch.load(stopped["checkpoint"], map_location="cpu", weights_only=False)["global_step"] == stopped["step"]
-    assert not cfg.model_path.exists()  # stopped runs save no model: resume them
+    # The weights reached are a model too, listed with how far they trained; resuming goes on from the checkpoint.
+    assert stopped["model"] == str(cfg.model_path.resolve()) and cfg.model_path.is_file()
+    card = read_card(cfg.model_path)
+    assert card["training"]["steps"] == stopped["step"]
+    assert card_purpose(card) == f"Trained nafnet (small), {stopped['step']} of 100000 steps, stopped"
     assert process.poll() == [] and not process.running
 
 

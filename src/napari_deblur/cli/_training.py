@@ -68,7 +68,8 @@ def _print_event(event: Event) -> None:
     elif isinstance(event, Checkpoint):
         text = f"checkpoint at step {event.step}: {event.path}"
     elif isinstance(event, Stopped):
-        text = f"stopped at step {event.step}; resume with --resume (checkpoint {event.checkpoint})"
+        text = (f"stopped at step {event.step}: model so far saved to {event.model}; resume with --resume "
+                f"(checkpoint {event.checkpoint})")
     elif isinstance(event, Finished):
         text = f"finished at step {event.step}: model saved to {event.model} (PSNR {event.psnr:.2f} dB)"
     else:

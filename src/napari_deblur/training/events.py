@@ -65,11 +65,12 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Stopped:
-    """Stopped gracefully at ``step``; resume from ``checkpoint``."""
+    """Stopped gracefully at ``step``; resume from ``checkpoint``. The weights reached are saved at ``model``."""
 
     kind: ClassVar[str] = "stopped"
     step: int
     checkpoint: str
+    model: str = ""  # histories of older versions have none
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = 
 
 def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit: EventFn) -> Path:
     from napari_deblur.training.data import make_datasets
-    from napari_deblur.zoo.weights import save_model
 
     quiet = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
     levels = [log.level for log in quiet]
@@ -284,26 +283,37 @@ def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit:
                                   worker_init_fn=_worker_init if cfg.workers > 0 else None)
             val_dl = DataLoader(val_ds, batch_size=1, num_workers=0, pin_memory=cuda)
             trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt if resume else None)
-            if events.stopped and trainer.global_step < cfg.steps:
-                emit(Stopped(trainer.global_step, str(ckpt.resolve())))
-                return ckpt
-            if module.val_metrics.get("step") != trainer.global_step:
+            stopped = events.stopped and trainer.global_step < cfg.steps
+            if not stopped and module.val_metrics.get("step") != trainer.global_step:
                 trainer.validate(module, val_dl, verbose=False)  # the card's metrics describe the final weights
     finally:
         for log, level in zip(quiet, levels):
             log.setLevel(level)
     path = cfg.model_path.resolve()
     if trainer.is_global_zero:
-        metrics = module.val_metrics
-        card = {"family": cfg.model, "size": cfg.size, "config": module.config, "name": cfg.model_name,
-                "training": {"command": f"napari-deblur train --config {cfg.run_dir.resolve() / CONFIG_FILE}",
-                             "config": cfg.to_dict(), "steps": trainer.global_step,
-                             "data": getattr(train_ds, "description", cfg.source)},
-                "metrics": {"val_psnr": metrics["psnr"], "val_ssim": metrics["ssim"],
-                            "input_psnr": metrics["input_psnr"], "input_ssim": metrics["input_ssim"]}}
-        save_model(module.inference_net.float(), path, card)
-        emit(Finished(trainer.global_step, str(path), metrics["psnr"]))
-    return path
+        # A stopped run leaves a model too: the weights reached (the EMA generator's for a GAN), usable at once and
+        # listed with its step count; Resume goes on from the checkpoint and overwrites it when it finishes.
+        if trainer.global_step > 0 or not stopped:  # (stopped before its first step: nothing learned to save)
+            _save_model(cfg, module, trainer.global_step, getattr(train_ds, "description", cfg.source), path)
+        if stopped:
+            emit(Stopped(trainer.global_step, str(ckpt.resolve()), str(path) if trainer.global_step > 0 else ""))
+        else:
+            emit(Finished(trainer.global_step, str(path), module.val_metrics["psnr"]))
+    return ckpt if stopped else path
+
+
+def _save_model(cfg: TrainConfig, module: RestorationModule, step: int, data: str, path: Path) -> None:
+    """The inference network as a model file with its card (metrics of the last validation, when there was one)."""
+    from napari_deblur.zoo.weights import save_model
+
+    metrics = module.val_metrics
+    card = {"family": cfg.model, "size": cfg.size, "config": module.config, "name": cfg.model_name,
+            "training": {"command": f"napari-deblur train --config {cfg.run_dir.resolve() / CONFIG_FILE}",
+                         "config": cfg.to_dict(), "steps": step, "data": data}}
+    if "psnr" in metrics:
+        card["metrics"] = {"val_psnr": metrics["psnr"], "val_ssim": metrics["ssim"],
+                           "input_psnr": metrics["input_psnr"], "input_ssim": metrics["input_ssim"]}
+    save_model(module.inference_net.float(), path, card)
 
 
 def _trainer(cfg: TrainConfig, accelerator: str, precision: str, emit: EventFn, n_val: int

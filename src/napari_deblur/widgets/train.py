@@ -307,7 +307,9 @@ class TrainWidget(DataSources, Dock):
                                  f"(input {event.input_psnr:.2f} dB)")
             show_preview(self.viewer, event, self.preview_on.value)
         elif isinstance(event, Stopped):
-            self.status.value = f"Stopped at step {event.step}; Resume continues from {event.checkpoint}."
+            self.status.value = (f"Stopped at step {event.step}; the model so far is saved ({event.model}) and listed "
+                                 f"in the Deblur dock. Resume continues from {event.checkpoint}.")
+            methods_changed()
         elif isinstance(event, Finished):
             self.progress.value = self.progress.max
             self.status.value = f"Saved {event.model}"

@@ -128,8 +128,17 @@ add_resolver(model_path_method)
 
 
 def card_purpose(card: Mapping[str, Any]) -> str:
-    """What a model is for, in a few words: the card's ``purpose`` (shipped models), else its family and size."""
-    return str(card.get("purpose") or f"Trained {card.get('family')} ({card.get('size')})")
+    """What a model is for, in a few words: the card's ``purpose`` (shipped models), else its family and size and
+    how far it trained ("1200 of 20000 steps, stopped" for a run stopped early)."""
+    if card.get("purpose"):
+        return str(card["purpose"])
+    training = card.get("training") or {}
+    steps, planned = training.get("steps"), (training.get("config") or {}).get("steps")
+    progress = ""
+    if isinstance(steps, int):
+        progress = (f", {steps} of {planned} steps, stopped" if isinstance(planned, int) and steps < planned
+                    else f", {steps} steps")
+    return f"Trained {card.get('family')} ({card.get('size')}){progress}"
 
 
 def family_models(family: str) -> list[tuple[str, str]]:
