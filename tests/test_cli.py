@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_deblur import demo
 from napari_deblur.cli import main
 from napari_deblur.io import read_image
 
@@ -95,7 +96,9 @@ def test_demo_prints_psnr_and_writes_comparison(tmp_path, capsys):
     assert psnr("wiener (true kernel)") > before + 2 and psnr("richardson_lucy (true kernel)") > before + 2
     assert psnr("blind default: estimated kernel + hyper_laplacian") > before + 0.4  # no kernel (+0.62 measured)
     side, _ = read_image(tmp_path / "demo_side_by_side.png")  # blurred | blind | wiener | richardson_lucy | sharp
-    assert side.shape == (512, 5 * 512) and side.dtype == np.uint8
+    band = demo.TITLE_BAND  # each panel under its title: name and PSNR
+    assert side.shape == (band + 512, 5 * 512) and side.dtype == np.uint8
+    assert (side[:band] < 128).any() and (side[:band] == 255).mean() > 0.5  # dark text on a white band
     assert ("blurred | blind default: estimated kernel + hyper_laplacian | wiener (true kernel) | richardson_lucy "
             "(true kernel) | sharp") in out
 

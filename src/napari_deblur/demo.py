@@ -64,7 +64,7 @@ def run_demo(out: Path, method: str = DEFAULT_METHOD, seed: int = 3, gui: bool =
 
     p_in, s_in = scores(blurred)
     print(f"{'blurred input':<50} PSNR {p_in:6.2f} dB  SSIM {s_in:.3f}")
-    panels, results = [blurred], []
+    panels, titles, results = [blurred], [f"blurred  {p_in:.2f} dB"], []
     for label, name, psf in runs:  # every method at its defaults, as a user runs it
         start = time.perf_counter()
         restored = np.clip(deblur(blurred, name, psf=psf), 0, 1)
@@ -72,10 +72,11 @@ def run_demo(out: Path, method: str = DEFAULT_METHOD, seed: int = 3, gui: bool =
         p, s_ = scores(restored)
         print(f"{label:<50} PSNR {p:6.2f} dB  SSIM {s_:.3f}  ({p - p_in:+.2f} dB, {seconds:.2f} s)")
         panels.append(restored)
+        titles.append(f"{label}  {p:.2f} dB")
         results.append((label, restored))
     out = Path(out)
-    side = np.concatenate([*panels, sharp], axis=1)
-    path = write_image(out / "demo_side_by_side.png", (np.clip(side, 0, 1) * 255).round().astype(np.uint8))
+    side = np.concatenate([_titled(x, t) for x, t in zip([*panels, sharp], [*titles, "sharp"])], axis=1)
+    path = write_image(out / "demo_side_by_side.png", side)
     write_image(out / "demo_kernel.tif", kernel)
     order = " | ".join(["blurred", *(label for label, _ in results), "sharp"])
     print(f"wrote {path} ({order})")
@@ -85,6 +86,24 @@ def run_demo(out: Path, method: str = DEFAULT_METHOD, seed: int = 3, gui: bool =
         else:
             _show(sharp, blurred, results, kernel)
     return 0
+
+
+#: Height of the title band above each panel of the demo picture, in pixels.
+TITLE_BAND = 28
+
+
+def _titled(panel: np.ndarray, title: str) -> np.ndarray:
+    """``panel`` (grey, [0, 1]) as uint8 under a white band with ``title`` written in it (Pillow draws the text)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    pixels = (np.clip(panel, 0, 1) * 255).round().astype(np.uint8)
+    band = Image.new("L", (pixels.shape[1], TITLE_BAND), 255)
+    try:
+        font = ImageFont.load_default(size=16)
+    except TypeError:  # Pillow before 10.1 has one small bitmap font
+        font = ImageFont.load_default()
+    ImageDraw.Draw(band).text((6, 5), title, fill=0, font=font)
+    return np.concatenate([np.asarray(band), pixels], axis=0)
 
 
 def _show(sharp, blurred, results, kernel) -> None:
