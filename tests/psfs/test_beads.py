@@ -87,3 +87,20 @@ def test_command_line_writes_the_psf(scene, tmp_path, capsys):
     tifffile.imwrite(tmp_path / "flat.tif", np.full((64, 64), 100, np.uint16))
     assert main(["psf", "beads", str(tmp_path / "flat.tif"), str(tmp_path / "none.tif")]) == 2
     assert "No beads found" in capsys.readouterr().err and not (tmp_path / "none.tif").exists()
+
+
+def test_the_default_box_shrinks_until_beads_are_usable_and_the_refusal_says_what_to_change():
+    """A thin stack with beads off its middle plane: five FWHM of a widefield PSF along z leave every bead at the
+    border; a smaller box keeps them (issue 30: 12 beads, none usable, until --size 13 9 9)."""
+    rng = np.random.default_rng(5)
+    truth = widefield_psf(na=1.2, wavelength=0.6, pixel_size=0.1, z_step=0.2, nz=15, nxy=17)
+    truth = truth / truth.sum()
+    beads = [(np.array([(9, 22)[k % 2] + 0.3, 20 + 29 * (k // 4) + rng.random(), 18 + 30 * (k % 4) + rng.random()]),
+              3e5) for k in range(12)]
+    image = render_beads((32, 128, 128), truth, beads, rng)
+    result = psf_from_beads(image)
+    assert len(result.used) >= 3 and result.psf.shape[0] < 25  # a box of five FWHM along z would be 25
+    near_faces = [(np.array([7.3, 30 + 30 * k, 64.2]), 3e5) for k in range(3)]  # too near z = 0 for any box
+    refusal = r"none is usable with a \S+ box: \d+ border\. .*smaller size= \(its sides, e\.g\. \d+ \d+ \d+\)"
+    with pytest.raises(ValueError, match=refusal):
+        psf_from_beads(render_beads((32, 128, 128), truth, near_faces, rng))

@@ -73,8 +73,14 @@ def _candidates(smooth: np.ndarray, level: float) -> np.ndarray:
     return np.rint(np.asarray(centres)).astype(int)
 
 
-def _default_box(work: np.ndarray, peak: np.ndarray) -> tuple[int, ...]:
-    """Box sides from the brightest bead's widths: five FWHM across, at least 5 pixels, odd."""
+#: Default box sides in FWHM of the brightest bead, largest first: the largest that leaves MIN_BEADS beads usable
+#: is taken (a box of five FWHM holds the PSF's tails; on a crowded or thin stack it leaves no bead whole).
+BOX_FWHM = (5.0, 4.0, 3.0, 2.5)
+MIN_BEADS = 3
+
+
+def _default_box(work: np.ndarray, peak: np.ndarray, fwhm: float = BOX_FWHM[0]) -> tuple[int, ...]:
+    """Box sides from the brightest bead's widths: ``fwhm`` FWHM across, at least 5 pixels, odd."""
     half = 8
     region = tuple(slice(max(p - half, 0), p + half + 1) for p in peak)
     crop = work[region]
@@ -86,7 +92,7 @@ def _default_box(work: np.ndarray, peak: np.ndarray) -> tuple[int, ...]:
             widths.append(measure_fwhm(profile[None], pixel_size=1.0)[0])
         except ValueError:  # does not fall to half inside the window: wide, use the window
             widths.append(2.0 * half / 2.5)
-    return tuple(_odd(5 * w) for w in widths)
+    return tuple(_odd(fwhm * w) for w in widths)
 
 
 def _crop(work: np.ndarray, centre: np.ndarray, box: tuple[int, ...], extra: int = 2) -> np.ndarray:
@@ -104,6 +110,18 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 
 
+def _advice(reasons: dict[str, np.ndarray], box: tuple[int, ...]) -> str:
+    """Which setting to change when no bead is usable, from why most were left out."""
+    worst = max(reasons, key=lambda k: len(reasons[k]))
+    smaller = " ".join(str(max(3, (b // 2) | 1)) for b in box)
+    if worst == "saturated":
+        return ("Their peaks reach the saturation level: image the beads with less exposure, or pass saturation= "
+                "if the detector saturates above the image's maximum.")
+    where = "too close to the border" if worst == "border" else "too close to each other"
+    return (f"Most are {where} for that box: pass a smaller size= (its sides, e.g. {smaller}), or place points= "
+            "on isolated beads.")
+
+
 def psf_from_beads(image: Any, *, size: int | tuple[int, ...] | None = None, points: Any = None,
                    threshold: float = 6.0, saturation: float | None = None) -> BeadPSF:
     """Measure a PSF from an image of isolated sub-resolution beads (2D YX or 3D ZYX).
@@ -113,7 +131,8 @@ def psf_from_beads(image: Any, *, size: int | tuple[int, ...] | None = None, poi
     image : array-like
         The bead image, 2D or 3D, any numeric dtype.
     size : int or tuple of int, optional
-        The PSF's side(s) in pixels (odd). Default: five times the brightest bead's FWHM along each axis.
+        The PSF's side(s) in pixels (odd). Default: five times the brightest bead's FWHM along each axis, or four,
+        three, two and a half when a larger box leaves fewer than three beads usable (:data:`BOX_FWHM`).
     points : array-like, optional
         (n, ndim) bead positions (e.g. a napari points layer's data) instead of finding them.
     threshold : float
@@ -154,37 +173,43 @@ def psf_from_beads(image: Any, *, size: int | tuple[int, ...] | None = None, poi
         window = data[tuple(slice(max(c - 1, 0), c + 2) for c in centre)]
         return saturation is not None and window.max() >= saturation
 
+    def sort_beads(box: tuple[int, ...]) -> tuple[list, dict[str, list]]:
+        """The beads usable with ``box``, and the others by why they are not."""
+        half = np.array(box) // 2
+        rejected: dict[str, list] = {"border": [], "neighbour": [], "saturated": []}
+        kept, absorbed = [], np.zeros(len(found), bool)
+        for i, centre in enumerate(found):
+            if absorbed[i]:
+                continue
+            overlapping = [j for j in range(len(found)) if j != i and not absorbed[j]
+                           and np.all(np.abs(found[j] - centre) < np.array(box))]
+            rings = [j for j in overlapping if peaks[j] < RING_FRACTION * peaks[i]]
+            absorbed[rings] = True  # a brighter bead's diffraction rings, not beads of their own
+            if len(overlapping) > len(rings):
+                rejected["neighbour"].append(centre)
+            elif np.any(centre - half - 2 < 0) or np.any(centre + half + 2 >= data.shape):
+                rejected["border"].append(centre)
+            elif saturated(centre):
+                rejected["saturated"].append(centre)
+            else:
+                kept.append(centre)
+        return kept, rejected
+
     if size:
         box = (size,) * data.ndim if isinstance(size, int) else tuple(size)
-    else:  # measured on the brightest bead that is not clipped: a flat top would look wide
+        if any(b % 2 == 0 or b < 3 for b in box) or len(box) != data.ndim:
+            raise ValueError(f"size must be odd and at least 3 along each of the {data.ndim} axes; got {size!r}.")
+        kept, rejected = sort_beads(box)
+    else:  # measured on the brightest bead that is not clipped (a flat top would look wide); shrunk while too few
         reference = next((c for c in found if not saturated(c)), found[0])
-        box = _default_box(work, reference)
-    if any(b % 2 == 0 or b < 3 for b in box) or len(box) != data.ndim:
-        raise ValueError(f"size must be odd and at least 3 along each of the {data.ndim} axes; got {size!r}.")
-    half = np.array(box) // 2
-
-    rejected: dict[str, list] = {"border": [], "neighbour": [], "saturated": []}
-    kept, absorbed = [], np.zeros(len(found), bool)
-    for i, centre in enumerate(found):
-        if absorbed[i]:
-            continue
-        overlapping = [j for j in range(len(found)) if j != i and not absorbed[j]
-                       and np.all(np.abs(found[j] - centre) < np.array(box))]
-        rings = [j for j in overlapping if peaks[j] < RING_FRACTION * peaks[i]]
-        absorbed[rings] = True  # a brighter bead's diffraction rings, not beads of their own
-        if len(overlapping) > len(rings):
-            rejected["neighbour"].append(centre)
-        elif np.any(centre - half - 2 < 0) or np.any(centre + half + 2 >= data.shape):
-            rejected["border"].append(centre)
-        elif saturated(centre):
-            rejected["saturated"].append(centre)
-        else:
-            kept.append(centre)
+        tries = [(_default_box(work, reference, fwhm), fwhm) for fwhm in BOX_FWHM]
+        box, kept, rejected = max(((b, *sort_beads(b)) for b, _ in tries),
+                                  key=lambda t: (min(len(t[1]), MIN_BEADS), np.prod(t[0])))
     reasons = {k: np.array(v, int).reshape(-1, data.ndim) for k, v in rejected.items()}
     if not kept:
-        raise ValueError(f"Found {len(found)} beads but none is usable: "
-                         + ", ".join(f"{len(v)} {k}" for k, v in reasons.items() if len(v))
-                         + ". Use an image with isolated, unsaturated beads away from the border.")
+        raise ValueError(f"Found {len(found)} beads but none is usable with a {'x'.join(map(str, box))} box: "
+                         + ", ".join(f"{len(v)} {k}" for k, v in reasons.items() if len(v)) + ". "
+                         + _advice(reasons, box))
 
     crops = [np.clip(_crop(work, c, box), 0, None) for c in kept]
     centre_of_box = (np.array(crops[0].shape) - 1) / 2
