@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,19 @@ def blur_protocol(sharp: np.ndarray, kernel: np.ndarray, sigma: float, rng: np.r
                     for c in range(channels.shape[-1])], axis=-1)
     out = np.clip(out + rng.normal(0, sigma, out.shape), 0, 1).astype(np.float32)
     return out[..., 0] if sharp.ndim == 2 else out
+
+
+def levin_captures() -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Levin et al.'s 16 real captures: (image, kernel number, sharp, blurred, kernel), grey in [0, 1]; the kernels
+    are flipped to the convolution the captures were made with."""
+    import imageio.v3 as iio
+
+    folder = SHARED / "levin09"
+    for i in (1, 2):
+        sharp = iio.imread(folder / "sharp" / f"im{i}.png").astype(np.float32) / 255
+        for k in range(1, 9):
+            blurred = iio.imread(folder / "blurry" / f"im{i}_kernel{k}_img.png").astype(np.float32) / 255
+            yield i, k, sharp, blurred, np.load(folder / f"k{k:02d}.npy")[::-1, ::-1].copy()
 
 
 def shifted_psnr(x: np.ndarray, sharp: np.ndarray, shift: int, border: int) -> float:

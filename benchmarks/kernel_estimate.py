@@ -22,7 +22,7 @@ import numpy as np
 from skimage.transform import resize
 
 import napari_deblur as nd
-from _report import SHARED, blur_protocol, machine, shifted_psnr, write_section
+from _report import SHARED, blur_protocol, levin_captures, machine, shifted_psnr, write_section
 from napari_deblur.psfs.estimate.compare import kernel_error
 
 SHIFT, BORDER = 8, 10
@@ -73,10 +73,6 @@ def _table(title: str, rows: list[dict[str, float]], published: str = "") -> lis
             + (f" {published} |" if published else " |")]
 
 
-def _grey(path) -> np.ndarray:
-    return iio.imread(path).astype(np.float32) / 255
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=4, help="Kodak24 images used per set (1..N)")
@@ -89,13 +85,9 @@ def main() -> None:
              "| published |", "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     levin = []
-    for i in (1, 2):
-        sharp = _grey(SHARED / "levin09" / "sharp" / f"im{i}.png")
-        for k in range(1, 9):
-            blurred = _grey(SHARED / "levin09" / "blurry" / f"im{i}_kernel{k}_img.png")
-            true = np.load(SHARED / "levin09" / f"k{k:02d}.npy")[::-1, ::-1].copy()
-            levin.append(_score(blurred, sharp, true, 31))
-            print("levin", i, k, {n: round(v, 2) for n, v in levin[-1].items()}, flush=True)
+    for i, k, sharp, blurred, true in levin_captures():
+        levin.append(_score(blurred, sharp, true, 31))
+        print("levin", i, k, {n: round(v, 2) for n, v in levin[-1].items()}, flush=True)
     lines += _table("Levin real captures, grey", levin, "true kernel 34.53 (Levin's deconvolution), Pan 2016 "
                     "32.69, Sun 2013 32.99, Xu & Jia 2010 31.67, Cho & Lee 2009 30.57 (32 images)")
 

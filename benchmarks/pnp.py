@@ -24,7 +24,7 @@ import numpy as np
 import tifffile
 
 import napari_deblur as nd
-from _report import SHARED, blur_protocol, machine, shifted_psnr, write_section
+from _report import SHARED, blur_protocol, levin_captures, machine, shifted_psnr, write_section
 from rl_defaults import microscopy_cases
 from rl_defaults import psnr as fitted_psnr
 
@@ -72,19 +72,15 @@ def photo_rows(kernels: int) -> list[str]:
 
 def levin_rows() -> list[str]:
     rows = []
-    for i in (1, 2):
-        sharp = iio.imread(SHARED / "levin09" / "sharp" / f"im{i}.png").astype(np.float32) / 255
-        for k in range(1, 9):
-            blurred = iio.imread(SHARED / "levin09" / "blurry" / f"im{i}_kernel{k}_img.png").astype(np.float32) / 255
-            kernel = np.load(SHARED / "levin09" / f"k{k:02d}.npy")[::-1, ::-1].copy()
+    for i, k, sharp, blurred, kernel in levin_captures():
 
-            def score(x: np.ndarray, _s=sharp) -> float:
-                return shifted_psnr(x, _s, 3, 10)
+        def score(x: np.ndarray, _s=sharp) -> float:
+            return shifted_psnr(x, _s, 3, 10)
 
-            row = {"input": score(blurred), **classical(blurred, kernel, score),
-                   "pnp": score(nd.deblur(blurred, "pnp", psf=kernel, **DENOISER, **F32)), "image": i}
-            rows.append(row)
-            print("levin", i, k, {n: round(v, 2) for n, v in row.items()}, flush=True)
+        row = {"input": score(blurred), **classical(blurred, kernel, score),
+               "pnp": score(nd.deblur(blurred, "pnp", psf=kernel, **DENOISER, **F32)), "image": i}
+        rows.append(row)
+        print("levin", i, k, {n: round(v, 2) for n, v in row.items()}, flush=True)
     return [_row("Levin real captures (16), true kernel", rows)]
 
 

@@ -27,7 +27,7 @@ import tifffile
 from scipy import signal
 
 import napari_deblur as nd
-from _report import SHARED, blur_protocol, machine, shifted_psnr, write_section
+from _report import SHARED, blur_protocol, levin_captures, machine, shifted_psnr, write_section
 from napari_deblur.synth.psf import widefield_psf
 from napari_deblur.synth.scenes import random_scene
 
@@ -75,14 +75,8 @@ def photo_cases() -> list[tuple]:
 
 
 def levin_cases() -> list[tuple]:
-    cases = []
-    for i in (1, 2):
-        sharp = iio.imread(SHARED / "levin09" / "sharp" / f"im{i}.png").astype(np.float32) / 255
-        for k in range(1, 9):
-            blurred = iio.imread(SHARED / "levin09" / "blurry" / f"im{i}_kernel{k}_img.png").astype(np.float32) / 255
-            kernel = np.load(SHARED / "levin09" / f"k{k:02d}.npy")[::-1, ::-1].copy()
-            cases.append(("Levin real captures, true kernel", _scorer(sharp, shift=3), blurred, kernel, {}))
-    return cases
+    return [("Levin real captures, true kernel", _scorer(sharp, shift=3), blurred, kernel, {})
+            for _, _, sharp, blurred, kernel in levin_captures()]
 
 
 def microscopy_cases() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, bool]]:
