@@ -21,8 +21,8 @@ def add_psf_parser(sub: argparse._SubParsersAction) -> None:
     beads.add_argument("input", type=Path, help="Bead image (TIFF keeps axes: YX or ZYX).")
     beads.add_argument("output", type=Path, help="PSF file to write (TIFF, float32, sums to 1).")
     beads.add_argument("--size", type=int, nargs="+", help="PSF side(s) in pixels, odd (one per axis, or one for "
-                       "all). Default: five times the brightest bead's FWHM, less (down to 2.5) when that leaves fewer than three "
-                       "beads usable.")
+                       "all). Default: five times the brightest bead's FWHM, less (down to 2.5) when that leaves "
+                       "fewer than three beads usable.")
     beads.add_argument("--threshold", type=float, default=6.0, help="How many noise levels above the background "
                        "a bead's peak must be.")
     beads.add_argument("--saturation", type=float, help="Detector saturation level (default: the image's maximum "
