@@ -63,12 +63,12 @@ class RichardsonLucyDeconvolver(FFTDeconvolver):
 
     def settings(self, batch: torch.Tensor) -> tuple[int, torch.Tensor | float]:
         """The iterations and TV weight this batch gets: the user's numbers, or measured ones where left at 0."""
-        if self.iterations > 0 and (self.tv_weight > 0 or not self.regularize):
+        if not self.regularize:  # unregularized, the iterations amplify noise from the start: stop at the fewest
+            return self.iterations or AUTO_ITERATIONS[0], 0.0
+        if self.iterations > 0 and self.tv_weight > 0:
             return self.iterations, self.tv_weight
         iterations, tv = auto_settings(*image_noise(batch, self.spatial_ndim))
-        if not self.regularize:  # unregularized, the iterations amplify noise from the start: stop at the fewest
-            iterations = AUTO_ITERATIONS[0]
-        if self.tv_weight > 0 or not self.regularize:
+        if self.tv_weight > 0:
             return self.iterations or iterations, self.tv_weight
         return self.iterations or iterations, tv.reshape(*tv.shape, *[1] * self.spatial_ndim)
 
