@@ -75,7 +75,7 @@ def test_core_is_napari_free() -> None:
 
 #: docs/architecture.md's layers, bottom first: a module imports only from its own layer and the ones below.
 LAYERS = (
-    ("params", "hardware", "colour", "_atomic", "io", "zarr_io"),
+    ("params", "hardware", "colour", "calibration", "_atomic", "tiff_meta", "io", "zarr_io"),
     ("restore", "synth", "psfs"),
     ("zoo",),
     ("training", "bioimageio"),

@@ -1,8 +1,8 @@
 """Reading and writing images and PSFs.
 
-TIFF goes through tifffile, which keeps the dtype (uint16 stays uint16) and the axes metadata that
-microscopy needs; PNG/JPEG and other formats go through imageio. Writes go to a temporary name in the
-target folder and are renamed at the end, so a failure never leaves a half-written file.
+TIFF goes through tifffile, which keeps the dtype (uint16 stays uint16) and the axes and calibration metadata
+that microscopy needs (ImageJ and OME-TIFF); PNG/JPEG and other formats go through imageio. Writes go to a
+temporary name in the target folder and are renamed at the end, so a failure never leaves a half-written file.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import numpy as np
 import tifffile
 
 from napari_deblur._atomic import atomic_path
+from napari_deblur.calibration import Calibration
 from napari_deblur.colour import is_colour
+from napari_deblur.tiff_meta import read_tiff_calibration, tiff_write_options
 
 TIFF_SUFFIXES = {".tif", ".tiff"}
 
@@ -68,16 +70,33 @@ def tiff_axes(raw: str, ndim: int) -> str | None:
     return mapped
 
 
-def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None) -> Path:
-    """Write ``data`` atomically: TIFF keeps dtype and axes; other formats need uint8 (or uint16 PNG)."""
+def read_calibration(path: str | os.PathLike) -> Calibration | None:
+    """The calibration a TIFF (ImageJ or OME) or an OME-Zarr image at ``path`` carries; ``None`` for other files
+    and for files that carry none."""
+    from napari_deblur.zarr_io import is_zarr, read_zarr_calibration
+
+    path = Path(path)
+    if is_zarr(path):
+        return read_zarr_calibration(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
+        return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return read_tiff_calibration(tif)
+    except (OSError, ValueError, tifffile.TiffFileError):
+        return None  # read_image says what is wrong with the file
+
+
+def write_image(path: str | os.PathLike, data: np.ndarray, axes: str | None = None,
+                calibration: Calibration | None = None) -> Path:
+    """Write ``data`` atomically: TIFF keeps dtype, axes and ``calibration`` (ImageJ hyperstack where ImageJ can
+    hold the data, else OME-TIFF); other formats need uint8 (or uint16 PNG) and keep neither."""
     path = Path(path)
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if suffix in TIFF_SUFFIXES:
             rgb = bool(axes) and is_colour(data.shape, axes=axes)
-            metadata = {"axes": axes[:-1] + "S" if rgb else axes} if axes else None
-            # Say what the planes are, so tifffile never guesses RGB for a (.., 3, y, x) stack.
-            tifffile.imwrite(tmp, data, metadata=metadata, photometric="rgb" if rgb else "minisblack")
+            tifffile.imwrite(tmp, data, **tiff_write_options(data, axes, rgb, calibration))
         else:
             iio.imwrite(tmp, data, extension=suffix)
     return path

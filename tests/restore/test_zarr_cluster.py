@@ -31,8 +31,9 @@ def test_chunked_zarr_round_trip_via_the_cli(tmp_path, stack):
     out = tmp_path / "out.zarr"
     assert cli_main(["deblur", str(source), str(out), "--method", "wiener", "--psf", str(psf), "--axes", "TYX",
                      "--balance", "0.01"]) == 0
-    result = zarr.open(str(out), mode="r")
+    result = zarr.open_array(str(out / "0"), mode="r")  # an OME-Zarr image: its axes are known
     assert result.shape == stack.shape and result.dtype == np.uint16 and result.chunks == (1, 128, 160)
+    assert read_zarr(out)[1] == "TYX"
     expected = nd.deblur(da.from_array(stack, chunks=(1, 128, 160)), "wiener", psf=np.ones((3, 3)), axes="TYX",
                          balance=0.01).compute()
     np.testing.assert_array_equal(result[:], expected)

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from napari_deblur.bioimageio.run import TRUST_CODE
+from napari_deblur.calibration import Calibration
 from napari_deblur.cli._common import (
     RGB_HELP,
     HelpFormatter,
@@ -20,7 +21,8 @@ from napari_deblur.cli._common import (
     method_params,
     param_line,
 )
-from napari_deblur.io import check_output_format, read_image, read_psf, write_image
+from napari_deblur.cli._files import output_axes, read_input, write_output
+from napari_deblur.io import check_output_format, read_calibration, read_image, read_psf, write_image
 from napari_deblur.psfs import (
     BLIND_METHOD,
     ESTIMATE,
@@ -32,12 +34,13 @@ from napari_deblur.psfs import (
 )
 from napari_deblur.psfs.estimate.estimator import ESTIMATE_MESSAGE
 from napari_deblur.psfs.named import request_steps
+from napari_deblur.psfs.optics import describe_optics
 from napari_deblur.restore.engine import Progress, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.synthesize import blur_variants
-from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
+from napari_deblur.zarr_io import is_zarr
 from napari_deblur.zoo.learned_blur import LEARNED
 
 T = TypeVar("T")
@@ -68,6 +71,7 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     add_param_flags(d, [(f"{m.name} parameters ({m.kind})", m.params) for m in list_methods()], "param_")
     add_param_flags(d, [("BioImage Model Zoo package: --method FILE.zip", (TRUST_CODE,))], "param_")
     add_param_flags(d, [(f"PSF from optics: --psf {k}", get_kind(k).params) for k in OPTICS_KINDS], "optics_")
+    per_channel_wavelengths(d, "optics_wavelength")
     add_param_flags(d, [(f"PSF from the image: --psf {ESTIMATE}", ESTIMATE_PARAMS)], "estimate_")
 
     sub.add_parser("kinds", help="List the blur kinds (for `blur`) and their parameters.")
@@ -97,6 +101,14 @@ def add_image_parsers(sub: argparse._SubParsersAction) -> None:
     add_param_flags(b, [(f"{k.name} parameters", k.params) for k in list_kinds()], "kind_")
 
 
+def per_channel_wavelengths(parser: argparse.ArgumentParser, dest: str) -> None:
+    """Let ``--wavelength`` take one value per channel (a PSF per channel), where the generated flag takes one."""
+    action = next(a for a in parser._actions if a.dest == dest)
+    action.nargs = "+"
+    action.help = action.help.replace("micrometres.", "micrometres; one per channel (axis C) for a PSF per channel; "
+                                      "by default the file's (OME) where it names them.")
+
+
 def cmd_methods() -> int:
     for spec in list_methods():
         psf = ", needs a PSF" if spec.needs_psf else ""
@@ -114,18 +126,26 @@ def cmd_deblur(args: argparse.Namespace) -> int:
     psf_file = [Path(args.psf)] if args.psf and args.psf not in PSF_NAMES else []
     check_output(args.output, [args.input, *psf_file], args.overwrite)
     psf = read_psf(psf_file[0]) if psf_file else args.psf  # a name: generated or estimated for the image below
-    params |= _psf_settings(args, psf)
+    calibration = read_calibration(args.input)
+    optics, from_file = _psf_settings(args, psf, calibration)
+    params |= optics
     if is_zarr(args.input) or is_zarr(args.output):
-        return _deblur_zarr(args, psf, params)
-    image, file_axes = read_image(args.input)
+        return _deblur_zarr(args, psf, params, from_file)
+    image, axes, _ = read_input(args.input, args.axes)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
-    axes = args.axes or file_axes
-    result, _ = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
-                                         device=args.device, output_dtype="float32" if args.float32 else "same",
-                                         params=params, **_engine_flags(args)), args.method)
-    write_image(args.output, result, axes=axes)
-    print(f"wrote {args.output} {result.shape} {result.dtype}")
+    result, made = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
+                                            device=args.device, output_dtype="float32" if args.float32 else "same",
+                                            params=params, **_engine_flags(args)), args.method)
+    _say_psf(psf, made, params, from_file)
+    note = write_output(args.output, result, output_axes(result.shape, axes, args.rgb or None), calibration)
+    print(f"wrote {args.output} {result.shape} {result.dtype}{note}")
     return 0
+
+
+def _say_psf(psf: Any, made: Any, params: dict[str, Any], from_file: dict[str, Any]) -> None:
+    """Print what a generated PSF was made from (never from settings the user did not see)."""
+    if made is not None and psf in OPTICS_KINDS:
+        print(describe_optics(psf, made, params, from_file))
 
 
 def _engine_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -154,46 +174,43 @@ def _with_bars(steps: Generator[Progress, None, T], method: str) -> T:
             bar.close()
 
 
-def _psf_settings(args: argparse.Namespace, psf: Any) -> dict[str, Any]:
+def _psf_settings(args: argparse.Namespace, psf: Any, calibration: Calibration | None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The optics flags (``--psf widefield|confocal``) or the estimate's (``--psf estimate``) the user set, checked
-    against the PSF asked for: a flag for another kind of PSF is refused with what it is for."""
+    against the PSF asked for (a flag for another kind of PSF is refused with what it is for); for an optics PSF
+    the file's calibration fills what the flags leave out. Returns the settings, and those taken from the file."""
     name = psf if isinstance(psf, str) else None
     what = f"--psf {name}" if name else "a PSF file"
     optics = get_kind(name).params if name in OPTICS_KINDS else ()
     given = given_params(args, "optics_", optics, what if optics else f"{what} (the optics flags are for --psf "
                           "widefield or confocal)")
+    if isinstance(given.get("wavelength"), list) and len(given["wavelength"]) == 1:
+        given["wavelength"] = given["wavelength"][0]
+    from_file = {k: v for k, v in calibration.optics().items() if k not in given} if optics and calibration else {}
     estimate = ESTIMATE_PARAMS if name == ESTIMATE else ()
-    return given | given_params(args, "estimate_", estimate, what if estimate else f"{what} (--kernel-size is for "
-                                 "--psf estimate)")
+    settings = from_file | given | given_params(args, "estimate_", estimate, what if estimate else f"{what} "
+                                                "(--kernel-size is for --psf estimate)")
+    return settings, from_file
 
 
-def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any]) -> int:
+def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any], from_file: dict[str, Any]) -> int:
     """Zarr in or out: the lazy path, computed chunk by chunk (bounded memory) straight into the output."""
-    import dask.array as da
     from dask.diagnostics import ProgressBar
 
-    if is_zarr(args.input):
-        image, axes = read_zarr(args.input, fill_missing=args.fill_missing_chunks)
-        axes = args.axes or axes
-    else:
-        array, file_axes = read_image(args.input)
-        image = da.from_array(array, chunks="auto")
-        axes = args.axes or file_axes
+    image, axes, calibration = read_input(args.input, args.axes, lazy=True, fill_missing=args.fill_missing_chunks)
     try:  # chunks are read only from here on: a damaged one fails deep in dask
-        result, _ = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
-                                             device=args.device, output_dtype="float32" if args.float32 else "same",
-                                             params=params, **_engine_flags(args)), args.method)
+        result, made = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
+                                                device=args.device, output_dtype="float32" if args.float32 else "same",
+                                                params=params, **_engine_flags(args)), args.method)
+        _say_psf(psf, made, params, from_file)
         if not is_zarr(args.output):
             check_output_format(args.output, result.dtype)
         with ProgressBar():
-            if is_zarr(args.output):
-                write_zarr(result, args.output)
-            else:
-                write_image(args.output, result.compute(), axes=axes)
+            note = write_output(args.output, result, output_axes(result.shape, axes, args.rgb or None), calibration)
     except (RuntimeError, OSError) as err:
         raise ValueError(f"Deblurring {args.input} failed while reading or computing its chunks ({err}); if a "
                          "chunk of the store is damaged, restore it from a copy.") from None
-    print(f"wrote {args.output} {result.shape} {result.dtype} (chunks {result.chunksize})")
+    print(f"wrote {args.output} {result.shape} {result.dtype} (chunks {result.chunksize}){note}")
     return 0
 
 
@@ -219,11 +236,13 @@ def cmd_blur(args: argparse.Namespace) -> int:
     for output in (args.output, args.kernel_out):
         if output:
             check_output(output, inputs, args.overwrite)
-    image, file_axes = read_image(args.input)
-    check_output_format(args.output, image.dtype)
+    image, axes, calibration = read_input(args.input, args.axes)
+    if args.kind in OPTICS_KINDS and calibration:  # blur as this microscope would, at the file's sampling
+        params = {k: v for k, v in calibration.optics().items() if not isinstance(v, list)} | params
+    if not is_zarr(args.output):
+        check_output_format(args.output, image.dtype)
     if args.kernel_out:
         check_output_format(args.kernel_out, np.float32)
-    axes = args.axes or file_axes
     depth = read_image(args.depth)[0] if args.depth else None
     kernel = read_image(args.kernel)[0] if args.kernel else None
     seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(2**31))
@@ -233,9 +252,11 @@ def cmd_blur(args: argparse.Namespace) -> int:
         axes=axes, rgb=args.rgb or None, **params,
     )
     result = stack[0] if args.variants == 1 else stack
-    # Variants stack along a new first axis; TIFF keeps the input's axes only for a single result.
-    write_image(args.output, result, axes=axes if args.variants == 1 else None)
-    print(f"wrote {args.output} {result.shape} {result.dtype} ({args.kind}, seed {seed})")
+    # Variants stack along a new first axis, which no axis letter names: TIFF keeps axes and calibration only for
+    # a single result.
+    axes = output_axes(result.shape, axes, args.rgb or None) if args.variants == 1 else None
+    note = write_output(args.output, result, axes, calibration)
+    print(f"wrote {args.output} {result.shape} {result.dtype} ({args.kind}, seed {seed}){note}")
     if args.kernel_out:
         kernel_out = kernels[0] if args.variants == 1 else stack_kernels(kernels)
         write_image(args.kernel_out, kernel_out.astype(np.float32))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_deblur.calibration import calibration_for, of_axes
 from napari_deblur.cli._common import add_param_flags, check_output, given_params
-from napari_deblur.io import read_image, write_image
+from napari_deblur.io import read_calibration, read_image, write_image
 from napari_deblur.psfs import OPTICS_KINDS, estimate_kernel, optics_psf, psf_from_beads
 from napari_deblur.synth.kinds import get_kind
 
@@ -47,7 +48,12 @@ def cmd_psf(args: argparse.Namespace) -> int:
         check_output(args.output, [], args.overwrite)
         values = given_params(args, "optics_", get_kind(args.kind).params, f"a {args.kind} microscope")
         psf = optics_psf(args.kind, ndim=args.ndim, **values)
-        write_image(args.output, psf, "ZYX" if psf.ndim == 3 else "YX")
+        resolved = get_kind(args.kind).resolve_params(values)
+        # The PSF's own sampling, so a reader (or `deblur --psf FILE` in Fiji) sees the pixel size it was made for.
+        sampling = calibration_for(None, {"X": resolved["pixel_size"], "Y": resolved["pixel_size"],
+                                          "Z": resolved["z_step"]})
+        axes = "ZYX" if psf.ndim == 3 else "YX"
+        write_image(args.output, psf, axes, calibration=of_axes(sampling, axes))
         print(f"wrote {args.output} {psf.shape} ({args.kind})")
         return 0
     check_output(args.output, [args.input], args.overwrite)
@@ -60,7 +66,8 @@ def cmd_psf(args: argparse.Namespace) -> int:
     image = np.squeeze(image)
     size = None if not args.size else (args.size[0] if len(args.size) == 1 else tuple(args.size))
     result = psf_from_beads(image, size=size, threshold=args.threshold, saturation=args.saturation)
-    write_image(args.output, result.psf, "ZYX" if result.psf.ndim == 3 else "YX")
+    psf_axes = "ZYX" if result.psf.ndim == 3 else "YX"
+    write_image(args.output, result.psf, psf_axes, calibration=of_axes(read_calibration(args.input), psf_axes))
     print(result.summary())
     print(f"wrote {args.output}")
     return 0

@@ -74,22 +74,60 @@ def _fit_to(psf: np.ndarray, sides: tuple[int, ...]) -> np.ndarray:
 
 
 def psf_for_image(psf: str, image_shape: tuple[int, ...], axes: str | None, rgb: bool | None,
-                  params: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+                  params: Mapping[str, Any]) -> tuple[np.ndarray | list[np.ndarray], dict[str, Any]]:
     """``psf="widefield"``/``"confocal"`` in a deblur call: the generated PSF, and ``params`` without the optics.
 
     The PSF is 3D when the image has a Z axis (``axes`` with Z, or a 3D grey image without ``axes``), so the
-    stack is deconvolved as a volume; else 2D (the focal plane).
+    stack is deconvolved as a volume; else 2D (the focal plane). The sampling must be given (``pixel_size``, and
+    ``z_step`` for a 3D PSF): it is the image's, and a default would deconvolve with a PSF of the wrong width. A
+    list of wavelengths, one per entry of the image's C axis, gives a list of PSFs, one per channel.
     """
     names = optics_names(psf)
     optics = {k: v for k, v in params.items() if k in names}
     rest = {k: v for k, v in params.items() if k not in names}
+    sides, ndim = optics_sampling(image_shape, axes, rgb)
+    missing = [k for k in ("pixel_size", "z_step")[: ndim - 1] if k not in optics]
+    if missing:
+        raise ValueError(f"psf={psf!r} needs the image's sampling, and this image carries no calibration: pass "
+                         f"{' and '.join(k + '=' for k in missing)} (µm in the sample), or read a file that carries "
+                         "it (ImageJ or OME-TIFF, OME-Zarr).")
+    waves = optics.get("wavelength")
+    if not isinstance(waves, (list, tuple)):
+        return optics_psf(psf, image_shape=sides, ndim=ndim, **optics), rest
+    channels = image_shape[axes.upper().index("C")] if axes and "C" in axes.upper() else None
+    if channels != len(waves):
+        raise ValueError(f"{len(waves)} wavelengths for {channels or 'no'} channels: give one emission wavelength "
+                         "per entry of the C axis (axes with C), or one for all.")
+    return [optics_psf(psf, image_shape=sides, ndim=ndim, **(optics | {"wavelength": w})) for w in waves], rest
+
+
+def optics_sampling(image_shape: tuple[int, ...], axes: str | None, rgb: bool | None) -> tuple[tuple[int, ...], int]:
+    """The sides of an image's spatial axes an optics PSF is made for, and whether it is 2D or 3D."""
     shape = tuple(image_shape)
     if axes:
         spatial = [a for a in axes.upper() if a in "ZYX"]
-        sides = tuple(shape[axes.upper().index(a)] for a in spatial)
-        ndim = 3 if "Z" in spatial else 2
-    else:
-        colour = is_colour(shape, rgb)
-        ndim = 3 if len(shape) == 3 and not colour else 2
-        sides = shape[:2] if colour else shape[-ndim:]
-    return optics_psf(psf, image_shape=sides, ndim=ndim, **optics), rest
+        return tuple(shape[axes.upper().index(a)] for a in spatial), 3 if "Z" in spatial else 2
+    colour = is_colour(shape, rgb)
+    ndim = 3 if len(shape) == 3 and not colour else 2
+    return (shape[:2] if colour else shape[-ndim:]), ndim
+
+
+def describe_optics(kind: str, psf: np.ndarray | list[np.ndarray], params: Mapping[str, Any],
+                    from_file: Mapping[str, Any] = ()) -> str:
+    """What an optics PSF was made from, each value marked where it came from the file or is the default: the
+    line the CLI prints, so a PSF is never made from settings the user did not see."""
+    spec = get_kind(kind)
+    given = {k: v for k, v in params.items() if k in optics_names(kind)}
+    values = spec.resolve_params({k: v for k, v in given.items() if k != "wavelength"})
+    values["wavelength"] = given.get("wavelength", values["wavelength"])
+    shapes = [p.shape for p in (psf if isinstance(psf, list) else [psf])]
+    shown = ("model", "na", "wavelength", "ni", "ns", "pixel_size", *(("z_step",) if len(shapes[0]) == 3 else ()))
+    parts = []
+    for name in shown:
+        value = values[name]
+        text = (", ".join(f"{v:g}" for v in value) if isinstance(value, (list, tuple))
+                else value if isinstance(value, str) else f"{value:g}")
+        source = " (from the file)" if name in from_file else "" if name in given else " (default)"
+        parts.append(f"{name} {text}{source}")
+    size = "x".join(map(str, shapes[0])) + (f", one per channel ({len(shapes)})" if len(shapes) > 1 else "")
+    return f"{kind} PSF {size}: " + ", ".join(parts)

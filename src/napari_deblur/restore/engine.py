@@ -17,6 +17,7 @@ import torch
 
 from napari_deblur.hardware import resolve_device
 from napari_deblur.restore.axes import from_planes, to_planes
+from napari_deblur.restore.channels import by_channel, per_channel_psfs
 from napari_deblur.restore.checks import check_and_resolve, check_image, check_psf_fits
 from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
@@ -57,6 +58,14 @@ def deblur_steps(
     ``restorer``: the method already built for these parameters, PSF and device (the lazy path builds one per
     worker process and reuses it for every chunk) instead of building it here.
     """
+    psfs = per_channel_psfs(psf, tuple(np.shape(image)), axes, rgb)
+    if psfs is not None:  # a PSF per channel: each channel on its own, with its PSF
+        def one_channel(channel: Any, channel_psf: np.ndarray, channel_axes: str) -> Generator[Progress, None, Any]:
+            return deblur_steps(channel, method, psf=channel_psf, axes=channel_axes, rgb=False, tile_size=tile_size,
+                                tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
+                                intensity_range=intensity_range, tile_batch=tile_batch, **params)
+
+        return (yield from by_channel(image, psfs, axes or "", one_channel, Progress))
     if is_dask(image):  # stays lazy: each chunk runs through these same steps when it is computed
         yield Progress(0, 1, "Preparing the lazy result (sampling intensities)")
         name = method.name if isinstance(method, MethodSpec) else method

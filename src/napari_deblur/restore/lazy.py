@@ -163,7 +163,9 @@ def deblur_lazy(image: Any, method: str = "richardson_lucy", *, run_block: Calla
     tile_size = chunk_tile(spec, max(max(work.chunks[a]) for a in spatial_axes) + 2 * depth, tile_size)
     out_dtype = image.dtype if output_dtype == "same" else np.float32
     result = work.map_overlap(
-        _deblur_block, run_block=run_block, depth={a: (depth if a in spatial_axes else 0) for a in range(image.ndim)},
+        # An axis in one block has no neighbours to borrow from (and dask refuses a halo deeper than the block).
+        _deblur_block, run_block=run_block,
+        depth={a: (depth if a in spatial_axes and work.numblocks[a] > 1 else 0) for a in range(image.ndim)},
         boundary="none", dtype=out_dtype, recipe=recipe, axes=axes, rgb=rgb, ranges=ranges,
         channel_axis=channel_axis, tile_size=tile_size, tile_overlap=tile_overlap, output_dtype=output_dtype,
         tile_batch=tile_batch, meta=np.empty((0,) * image.ndim, out_dtype))
