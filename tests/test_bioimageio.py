@@ -48,7 +48,7 @@ def test_the_test_output_is_our_engine_in_normalized_units(tmp_path):
     np.testing.assert_allclose((ours - low) / (high - low), expected, atol=1e-5)
 
 
-def test_what_cannot_be_exported_is_refused(tmp_path):
+def test_what_cannot_be_exported_is_refused(tmp_path, capsys):
     bgan = save_model(create("bgan", "small"), tmp_path / "g.safetensors",
                       {"family": "bgan", "size": "small", "config": {}, "training": {}})
     with pytest.raises(ValueError, match="makes blur rather than removing it"):
@@ -59,8 +59,11 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
         nd.export_bioimageio("nafnet-small", tmp_path / "x.tar")
     (tmp_path / "exists.zip").write_bytes(b"")
     assert main(["export", "nafnet-small", str(tmp_path / "exists.zip"), "--no-test"]) == 2  # not overwritten
+    capsys.readouterr()
     assert main(["export", "nafnet-small", str(tmp_path / "exists.zip"), "--no-test", "--overwrite"]) == 0
     assert isinstance(load_description(tmp_path / "exists.zip"), ModelDescr)
+    stages = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(stages) >= 5 and "tracing" in stages[2] and "validating" in stages[-1]  # never minutes of silence
 
 
 @pytest.mark.parametrize("family", ["nafnet", "srn"])  # SRN: its scales on sides that are not multiples of 16

@@ -188,7 +188,7 @@ def test_closing_the_generator_cancels(blurred, identity_method, monkeypatch):
     steps = nd.deblur_steps(blurred, identity_method.name, tile_size=64, tile_overlap=16)
     assert next(steps).total == 1  # preparing
     counted = next(steps)  # the tiles counted, none run yet
-    assert counted.done == 0 and counted.total > 1 and calls == [(0, counted.total)]
+    assert counted.done == 0 and counted.total > 1 and calls == [(0, counted.total, "tile")]
     next(steps)  # first batch
     steps.close()
     assert len(calls) == 2

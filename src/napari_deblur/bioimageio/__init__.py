@@ -3,6 +3,6 @@ image-to-image models in, run through our engine (run.py). Both need the optiona
 ``napari-deblur[bioimageio]`` (bioimageio.spec and bioimageio.core), imported only when used."""
 
 from napari_deblur.bioimageio import run  # noqa: F401 - a package's path works as a method name from now on
-from napari_deblur.bioimageio.export import export_bioimageio, run_bioimageio_test
+from napari_deblur.bioimageio.export import export_bioimageio, export_steps, run_bioimageio_test
 
-__all__ = ["export_bioimageio", "run_bioimageio_test"]
+__all__ = ["export_bioimageio", "export_steps", "run_bioimageio_test"]

@@ -23,6 +23,7 @@ import copy
 import json
 import tempfile
 import warnings
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,16 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
     Raises ``ValueError`` for a model that is not a deblurring network of the zoo, a network that cannot be traced,
     or an existing ``output`` (unless ``overwrite``); ``ImportError`` without the ``bioimageio`` extra.
     """
+    from napari_deblur.restore.progress import drain
+
+    return drain(export_steps(model, output, overwrite=overwrite))
+
+
+def export_steps(model: str, output: str | Path, *, overwrite: bool = False) -> Generator[str, None, Path]:
+    """:func:`export_bioimageio`, yielding each stage's name as it starts (the export takes minutes, most of it in
+    bioimageio.spec's import and validation: the CLI and the dock show where it is)."""
     _require()
+    yield "importing bioimageio.spec"
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bmz
 
@@ -176,6 +186,7 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
     path = find_weights(model)
     if path is None:
         raise ValueError(f"No model {model!r}: give a shipped or trained model's name or a .safetensors path.")
+    yield f"loading {path.name}"
     module = load_model(path).float().eval()
     card = dict(module.card)
     family = FAMILIES[card["family"]]
@@ -185,8 +196,10 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
     if card.get("config", {}).get("in_channels", 1) != 1:
         raise ValueError(f"{model!r} takes colour images jointly (in_channels 3); only one-channel models are "
                          "exported so far.")
+    yield "tracing the network (TorchScript)"
     traced = _trace(module)
     denoiser = family.noise_conditioned
+    yield "running the test image"
     image = _test_image(denoiser)
     low, high = np.percentile(image, [0.1, 99.9])
     if denoiser:  # the packaged network measures the noise level itself, from the normalized input
@@ -251,6 +264,7 @@ def export_bioimageio(model: str, output: str | Path, *, overwrite: bool = False
         output.parent.mkdir(parents=True, exist_ok=True)
         if output.exists():
             output.unlink()
+        yield "validating and writing the package (bioimageio.spec)"
         return Path(save_bioimageio_package(description, output_path=output))
 
 

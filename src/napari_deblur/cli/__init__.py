@@ -78,12 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from napari_deblur.bioimageio import export_bioimageio, run_bioimageio_test
+    import time
 
-    package = export_bioimageio(args.model, args.output, overwrite=args.overwrite)
+    from napari_deblur.bioimageio import export_steps, run_bioimageio_test
+    from napari_deblur.restore.progress import drain
+
+    start = time.perf_counter()
+
+    def stage(name: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f} s] {name}", flush=True)
+
+    package = drain(export_steps(args.model, args.output, overwrite=args.overwrite), stage)
     print(f"wrote {package} (validated by bioimageio.spec)")
     if args.no_test:
         return 0
+    stage("testing the package with bioimageio.core (its test image through its weights)")
     passed = run_bioimageio_test(package)
     print(f"bioimageio.core test: {'passed' if passed else 'FAILED'}")
     return 0 if passed else 1

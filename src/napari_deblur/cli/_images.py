@@ -153,24 +153,32 @@ def _engine_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _with_bars(steps: Generator[Progress, None, T], method: str) -> T:
-    """Run ``steps`` with a progress bar per stage: the kernel estimate (``--psf estimate``), then the tiles. Bars
-    are drawn at their stage's first real count: not before a refused request fails, nor for "preparing"."""
-    bars: dict[str, tqdm] = {}
+    """Run ``steps`` with one progress bar that moves with the real work: the kernel estimate's scales
+    (``--psf estimate``), then the method's tiles, or its iterations when it runs as one tile; a per-channel run
+    counts across its channels. A stage drawn anew on the same bar; nothing before the first real count (not
+    before a refused request fails, nor for "preparing")."""
+    bar: tqdm | None = None
+    stage = ""
 
     def show(event: Progress) -> None:
-        stage = "estimate" if event.message.startswith(ESTIMATE_MESSAGE) else "tiles"
-        if stage == "tiles" and event.total <= 1 and not event.done:
-            return  # "preparing": the number of tiles is not known yet
-        if stage not in bars:
-            desc, unit = ("estimating the kernel", "step") if stage == "estimate" else (method, "tile")
-            bars[stage] = tqdm(total=event.total, desc=desc, unit=unit)
-        bars[stage].total, bars[stage].n = event.total, event.done
-        bars[stage].refresh()
+        nonlocal bar, stage
+        now = "estimate" if ESTIMATE_MESSAGE in event.message else event.unit
+        if not now or (event.total <= 1 and not event.done and not event.unit):
+            return  # "preparing": how much work there is is not known yet
+        if now != stage:
+            stage = now
+            bar = bar or tqdm()
+            bar.reset(total=event.total)
+            bar.unit = "step" if now == "estimate" else now
+            bar.set_description("estimating the kernel" if now == "estimate" else method, refresh=False)
+        if event.total != bar.total:
+            bar.total = event.total
+        bar.update(event.done - bar.n)  # increments: tqdm's rate and time left stay true
 
     try:
         return drain(steps, show)
     finally:
-        for bar in bars.values():
+        if bar is not None:
             bar.close()
 
 

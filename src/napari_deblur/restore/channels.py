@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from napari_deblur.colour import is_colour
+from napari_deblur.restore.progress import Progress
 
 
 def per_channel_psfs(psf: Any, shape: tuple[int, ...], axes: str | None, rgb: bool | None
@@ -44,12 +45,12 @@ def per_channel_psfs(psf: Any, shape: tuple[int, ...], axes: str | None, rgb: bo
 
 
 def by_channel(image: Any, psfs: Sequence[np.ndarray], axes: str,
-               run: Callable[[Any, np.ndarray, str], Generator[Any, None, Any]],
-               event: Callable[[int, int, str], Any]) -> Generator[Any, None, Any]:
+               run: Callable[[Any, np.ndarray, str], Generator[Progress, None, Any]]
+               ) -> Generator[Progress, None, Any]:
     """Run ``run(channel_image, psf, axes_without_c)`` for each channel and stack the results back along C.
 
-    ``run``'s progress events (with ``done``, ``total``, ``message``) are passed on as ``event(done, total,
-    message)`` over the whole run, the channels one after another. A dask image gives a dask result.
+    ``run``'s progress events are passed on counted over the whole run, the channels one after another. A dask
+    image gives a dask result.
     """
     axis = axes.upper().index("C")
     rest = axes[:axis] + axes[axis + 1:]
@@ -65,7 +66,8 @@ def by_channel(image: Any, psfs: Sequence[np.ndarray], axes: str,
                 results.append(stop.value)
                 break
             total = max(int(step.total), 1)
-            yield event(k * total + int(step.done), count * total, f"channel {k + 1}/{count}: {step.message}")
+            yield Progress(k * total + int(step.done), count * total, f"channel {k + 1}/{count}: {step.message}",
+                           step.unit)
     if not isinstance(results[0], np.ndarray):
         import dask.array as da
 

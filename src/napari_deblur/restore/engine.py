@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,19 +21,9 @@ from napari_deblur.restore.checks import check_and_resolve, check_image, check_p
 from napari_deblur.restore.intensity import fixed_intensity_map, intensity_map, restore_dtype
 from napari_deblur.restore.lazy import deblur_lazy, is_dask
 from napari_deblur.restore.methods import MethodSpec
+from napari_deblur.restore.progress import Progress, drain
 from napari_deblur.restore.tile_plan import TileChoice, after_out_of_memory, choose_tiles, default_tile
 from napari_deblur.restore.tiling import run_tiled
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One progress event: ``done`` of ``total`` work units, and what is being done."""
-
-    done: int
-    total: int
-    message: str = ""
 
 
 def deblur_steps(
@@ -65,7 +54,7 @@ def deblur_steps(
                                 tile_overlap=tile_overlap, device=device, output_dtype=output_dtype,
                                 intensity_range=intensity_range, tile_batch=tile_batch, **params)
 
-        return (yield from by_channel(image, psfs, axes or "", one_channel, Progress))
+        return (yield from by_channel(image, psfs, axes or "", one_channel))
     if is_dask(image):  # stays lazy: each chunk runs through these same steps when it is computed
         yield Progress(0, 1, "Preparing the lazy result (sampling intensities)")
         name = method.name if isinstance(method, MethodSpec) else method
@@ -147,12 +136,12 @@ def _run_with_fallback(normalized: np.ndarray, spec: MethodSpec, values: dict[st
                 device=dev,
                 align=spec.tile_alignment,
             )
-            while True:  # the first event is the real total, before any tile runs
+            while True:  # the first event is the real total, before any work
                 try:
-                    done, total = next(runner)
+                    done, total, unit = next(runner)
                 except StopIteration as stop:
                     return stop.value
-                yield Progress(done, total, f"{spec.name}: {done}/{total} tiles on {dev.type}")
+                yield Progress(done, total, f"{spec.name}: {done}/{total} {unit}s on {dev.type}", unit)
         except torch.OutOfMemoryError:
             if dev.type == "cpu":
                 raise
@@ -169,17 +158,6 @@ def _run_with_fallback(normalized: np.ndarray, spec: MethodSpec, values: dict[st
                               RuntimeWarning, stacklevel=2)
                 dev = torch.device("cpu")
                 restorer = spec.build(psf=psf_arr, device=dev, **values)
-
-
-def drain(steps: Generator[Progress, None, T], on_progress: Callable[[Progress], None] | None = None) -> T:
-    """Run a progress generator to completion, passing each event to ``on_progress``; return its result."""
-    while True:
-        try:
-            event = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(event)
 
 
 def deblur(image: Any, method: str | MethodSpec = "richardson_lucy", **kwargs: Any) -> np.ndarray:

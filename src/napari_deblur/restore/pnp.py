@@ -18,13 +18,14 @@ the data step is 3D and the denoiser sees the volume's planes: XY planes, or XY 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import numpy as np
 import torch
 
 from napari_deblur.restore.classical import FFTDeconvolver
 from napari_deblur.restore.noise import image_sigma
+from napari_deblur.restore.progress import drain
 
 Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -78,8 +79,12 @@ class PlugAndPlayDeconvolver(FFTDeconvolver):
         self.denoise, self.iterations, self.noise = denoise, iterations, noise
         self.strength, self.planes = strength, planes
 
-    @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return drain(self.steps(batch))
+
+    @torch.no_grad()
+    def steps(self, batch: torch.Tensor) -> Generator[tuple[int, int], None, torch.Tensor]:
+        """Restore ``batch``, yielding ``(iterations done, iterations)``."""
         batch = batch.float()
         sigma = (torch.full(batch.shape[:2], self.noise, device=batch.device) if self.noise > 0
                  else image_sigma(batch, self.spatial_ndim)).clamp_min(SIGMA_FLOOR)
@@ -90,11 +95,13 @@ class PlugAndPlayDeconvolver(FFTDeconvolver):
         power = otf.abs() ** 2
         shape = (*sigma.shape, *[1] * self.spatial_ndim)
         z = padded
+        yield 0, self.iterations
         for k, sigma_k in enumerate(noise_schedule(sigma, self.iterations)):
             rho = (self.strength * sigma**2 / sigma_k**2).reshape(shape)
             spectrum = (data_spectrum + rho * torch.fft.rfftn(z, dim=dims)) / (power + rho)
             x = torch.fft.irfftn(spectrum, s=full, dim=dims)
             z = self._prior(x, sigma_k, across=self.planes == "alternate" and k % 2 == 1)
+            yield k + 1, self.iterations
         return self.crop(z, pads)
 
     def _prior(self, x: torch.Tensor, sigma: torch.Tensor, across: bool) -> torch.Tensor:

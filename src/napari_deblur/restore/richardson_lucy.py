@@ -13,7 +13,7 @@ balance and beyond) and noisy data stops early (benchmarks/rl_defaults.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from napari_deblur.params import Param
 from napari_deblur.restore.classical import PSF_PARAMS, FFTDeconvolver, prepare_for_method
 from napari_deblur.restore.methods import MethodSpec, register
 from napari_deblur.restore.noise import image_noise
+from napari_deblur.restore.progress import drain
 
 _EPS = 1e-6
 
@@ -110,8 +111,13 @@ class RichardsonLucyDeconvolver(FFTDeconvolver):
             self._mask_cache = {key: (mask, inv_weight)}  # one shape at a time: tiles share it
         return self._mask_cache[key]
 
-    @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return drain(self.steps(batch))
+
+    @torch.no_grad()
+    def steps(self, batch: torch.Tensor) -> Generator[tuple[int, int], None, torch.Tensor]:
+        """Deconvolve ``batch``, yielding ``(iterations done, iterations)`` as it goes (the progress a one-tile
+        run shows)."""
         observed = batch.float().clamp_min(0)
         iterations, tv_weight = self.settings(observed)
         spatial = tuple(observed.shape[-self.spatial_ndim :])
@@ -135,15 +141,17 @@ class RichardsonLucyDeconvolver(FFTDeconvolver):
                 x = x.div_(self._tv_term(x).mul_(-tv_weight).add_(1).clamp_min_(0.05))
             return x
 
+        yield 0, iterations
         if not self.accelerate:
-            for _ in range(iterations):
+            for k in range(iterations):
                 est = step(est)
+                yield k + 1, iterations
             return self.crop(est, pads)
-        return self.crop(_biggs_andrews(step, est, iterations), pads)
+        return self.crop((yield from _biggs_andrews(step, est, iterations)), pads)
 
 
 def _biggs_andrews(step: Callable[[torch.Tensor], torch.Tensor], est: torch.Tensor, iterations: int
-                   ) -> torch.Tensor:
+                   ) -> Generator[tuple[int, int], None, torch.Tensor]:
     """``iterations`` of ``step`` with Biggs-Andrews vector extrapolation (Applied Optics 36, 1997).
 
     Each iteration first moves the estimate further along its last change, by a factor measured from how
@@ -161,6 +169,7 @@ def _biggs_andrews(step: Callable[[torch.Tensor], torch.Tensor], est: torch.Tens
         updated = step(guess)
         older_change, change = change, updated - guess
         previous, est = est, updated
+        yield k + 1, iterations
     return est
 
 

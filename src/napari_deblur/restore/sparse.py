@@ -12,6 +12,7 @@ extension tapered into the wrap-around (:class:`~napari_deblur.restore.classical
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from napari_deblur.params import Param
 from napari_deblur.restore.classical import PSF_PARAMS, FFTDeconvolver, prepare_for_method
 from napari_deblur.restore.methods import MethodSpec, register
 from napari_deblur.restore.noise import noise_sigma
+from napari_deblur.restore.progress import drain
 from napari_deblur.restore.psf_prep import psf_to_otf
 
 #: The coupling weight runs from weight * 1 to weight * 256, a factor 2 sqrt(2) per step (Krishnan & Fergus).
@@ -59,10 +61,16 @@ class HyperLaplacianDeconvolver(FFTDeconvolver):
         sigma = [[max(noise_sigma(plane), AUTO_FLOOR) for plane in image] for image in planes]
         return AUTO_GAIN * torch.tensor(sigma, device=batch.device) ** 1.5
 
-    @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return drain(self.steps(batch))
+
+    @torch.no_grad()
+    def steps(self, batch: torch.Tensor) -> Generator[tuple[int, int], None, torch.Tensor]:
+        """Restore ``batch``, yielding ``(continuation steps done, BETA_STEPS)``."""
         if np.count_nonzero(self.psf) == 1:
+            yield 1, 1
             return batch.float()  # a delta: no blur to undo (the prior alone would only smooth texture away)
+        yield 0, BETA_STEPS
         padded, pads, full = self.extend(batch.float())
         weight = self._weights(batch).reshape(*batch.shape[:2], 1, 1)
         otf = self.otf(full)
@@ -72,13 +80,14 @@ class HyperLaplacianDeconvolver(FFTDeconvolver):
         d_power = gx_otf.abs() ** 2 + gy_otf.abs() ** 2
         x = padded
         beta = weight.clone()
-        for _ in range(BETA_STEPS):
+        for k in range(BETA_STEPS):
             gx = shrink(self.filter(x, gx_otf), weight / beta, self.exponent)
             gy = shrink(self.filter(x, gy_otf), weight / beta, self.exponent)
             rhs = torch.fft.rfft2(k_data) + beta * (torch.fft.rfft2(gx) * gx_otf.conj()
                                                     + torch.fft.rfft2(gy) * gy_otf.conj())
             x = torch.fft.irfft2(rhs / (k_power + beta * d_power), s=full)
             beta = beta * BETA_GROWTH
+            yield k + 1, BETA_STEPS
         return self.crop(x, pads)
 
     def difference_otf(self, axis: int, shape: tuple[int, ...]) -> torch.Tensor:

@@ -13,11 +13,14 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from napari_deblur.restore.padding import reflect_pad
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,16 @@ def _window(pos: Sequence[int], plan: TilePlan, context: int) -> tuple[tuple[sli
     return tuple(window), tuple(core)
 
 
+def _in_units(steps: Generator[tuple[int, int], None, T], unit: str) -> Generator[tuple[int, int, str], None, T]:
+    """A restorer's ``(done, total)`` steps as ``(done, total, unit)``; returns what they return."""
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield done, total, unit
+
+
 def run_tiled(
     planes: np.ndarray,
     restore: Restore,
@@ -140,7 +153,7 @@ def run_tiled(
     batch_size: int,
     device: torch.device,
     align: int = 1,
-) -> Generator[tuple[int, int], None, np.ndarray]:
+) -> Generator[tuple[int, int, str], None, np.ndarray]:
     """Restore each of ``planes`` (shape ``(B, *spatial)``, float32) tile by tile.
 
     ``context`` is the method's receptive field: each tile is cut with that much of the image around it
@@ -148,8 +161,10 @@ def run_tiled(
     each overlap that a tile does not contribute to. ``align``: see :func:`plan_tiles` (the context is
     rounded up to it too, so a tile's window still starts on the image's grid).
 
-    Yields ``(tiles finished, tiles in all)``: first ``(0, total)`` once the tiles are planned, then after each
-    batch; returns the restored float32 array of the same shape. Closing the generator stops between batches.
+    Yields ``(done, total, unit)``: tiles, first ``(0, total)`` once the tiles are planned, then after each batch;
+    or, when one call restores everything and ``restore`` reports its iterations (a ``steps`` generator, as
+    Richardson-Lucy's), iterations. Returns the restored float32 array of the same shape. Closing the generator
+    stops between batches (between iterations where they are reported).
     """
     spatial = planes.shape[1:]
     assert len(spatial) == spatial_ndim
@@ -181,18 +196,26 @@ def run_tiled(
     # from border pixels (its windows then do not slide: the padding is their border).
     padded_context = tile_context if size_multiple > 1 else 0
     windows = {pos: _window(pos, plan, tile_context - padded_context) for pos in positions}
+    # One call for everything: a bar of one tile would jump from 0 to 1, so show the method's iterations instead.
+    by_iteration = len(jobs) <= batch_size and hasattr(restore, "steps")
     done = 0
-    yield done, len(jobs)
+    if not by_iteration:
+        yield done, len(jobs), "tile"
     for first in range(0, len(jobs), batch_size):
         chunk = jobs[first : first + batch_size]
         tiles = np.stack([planes[(b, *windows[pos][0])] for b, pos in chunk])
         batch = torch.from_numpy(tiles).unsqueeze(1).to(device)
         padded, crop = pad_for_method(batch, size_multiple, spatial_ndim, padded_context)
-        restored = restore(padded)[crop][:, 0].float().cpu().numpy()
+        if by_iteration:
+            result = yield from _in_units(restore.steps(padded), "iteration")
+        else:
+            result = restore(padded)
+        restored = result[crop][:, 0].float().cpu().numpy()
         for (b, pos), tile in zip(chunk, restored):
             region = (b, *(slice(p, p + t) for p, t in zip(pos, plan.tile)))
             out[region] += tile[windows[pos][1]] * weights[pos]
         done += len(chunk)
-        yield done, len(jobs)
+        if not by_iteration:
+            yield done, len(jobs), "tile"
     out /= weight_sum
     return out[(slice(None), *(slice(0, s) for s in spatial))]

@@ -39,18 +39,18 @@ class ExportBox:
         if self.model is None:
             self.on_error(ValueError("No finished model to export: train one first."))
             return
-        from napari_deblur.bioimageio import export_bioimageio
+        from napari_deblur.bioimageio import export_steps
 
         target, model = Path(str(self.path.value)), self.model
 
-        def steps() -> Iterator[None]:
-            yield None
-            return export_bioimageio(str(model), target, overwrite=True)
+        def steps() -> Iterator[str]:
+            return (yield from export_steps(str(model), target, overwrite=True))
 
         def finished() -> None:
             self.button.enabled, self._worker = True, None
 
         self.button.enabled = False
         self.report(f"Exporting {model.stem} to {target}...")
-        self._worker = start(steps, on_yield=lambda _e: None, on_error=self.on_error, on_finish=finished,
+        self._worker = start(steps, on_yield=lambda stage: self.report(f"Exporting {model.stem}: {stage}..."),
+                             on_error=self.on_error, on_finish=finished,
                              on_return=lambda path: self.report(f"Exported {path} (validated by bioimageio.spec)"))
