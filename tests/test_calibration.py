@@ -105,3 +105,12 @@ def test_png_and_uncalibrated_outputs_carry_no_calibration(tmp_path):
     assert read_calibration(tmp_path / "out.png") is None
     assert main(["blur", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--kind", "gaussian"]) == 0
     assert read_calibration(tmp_path / "out.tif") is None and read_image(tmp_path / "out.tif")[1] == "YX"
+
+
+def test_a_stack_without_axes_blurred_by_a_microscope_is_written_as_zyx(tmp_path, stack):
+    tifffile.imwrite(tmp_path / "plain.tif", stack)  # tifffile reads its axes back as QYX: unknown
+    assert read_image(tmp_path / "plain.tif")[1] is None
+    out = tmp_path / "blurred.tif"
+    assert main(["blur", str(tmp_path / "plain.tif"), str(out), "--kind", "widefield", "--pixel-size", "0.1",
+                 "--z-step", "0.3"]) == 0
+    assert read_image(out)[1] == "ZYX"  # blurred as a volume, so written as one

@@ -39,7 +39,7 @@ from napari_deblur.restore.engine import Progress, drain
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.degrade import stack_kernels
 from napari_deblur.synth.kinds import get_kind, list_kinds
-from napari_deblur.synth.synthesize import blur_variants
+from napari_deblur.synth.synthesize import blur_variants, stack_axes
 from napari_deblur.zarr_io import is_zarr
 from napari_deblur.zoo.learned_blur import LEARNED
 
@@ -245,6 +245,7 @@ def cmd_blur(args: argparse.Namespace) -> int:
         if output:
             check_output(output, inputs, args.overwrite)
     image, axes, calibration = read_input(args.input, args.axes)
+    axes = axes or stack_axes(args.kind, image.shape, args.rgb or None)  # as the blur takes it, so written
     if args.kind in OPTICS_KINDS and calibration:  # blur as this microscope would, at the file's sampling
         params = {k: v for k, v in calibration.optics().items() if not isinstance(v, list)} | params
     if not is_zarr(args.output):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_deblur.colour import is_colour
 from napari_deblur.restore.axes import from_planes, layout, resolve_axes, to_planes
 from napari_deblur.restore.checks import check_image
 from napari_deblur.restore.intensity import IntensityMap, fixed_range, intensity_map, restore_dtype
@@ -25,6 +26,12 @@ IMAGE_BLURS: dict[str, Callable[..., np.ndarray]] = {}
 def register_image_blur(name: str, blur: Callable[..., np.ndarray]) -> None:
     """Make ``synthesize_blur(image, kind=name, ...)`` call ``blur`` (see :data:`IMAGE_BLURS`)."""
     IMAGE_BLURS[name] = blur
+
+
+def stack_axes(kind: str, shape: tuple[int, ...], rgb: bool | None) -> str | None:
+    """The axes a 3D grey image without ``axes`` is taken to have for ``kind``: ZYX for a microscope kind, else
+    unknown (``None``)."""
+    return "ZYX" if kind in MICROSCOPE_KINDS and len(shape) == 3 and not rgb and not is_colour(shape, rgb) else None
 
 
 def _spatial_ndim(kind: str, axes: str, kernel: Any, params: dict[str, Any]) -> int:
@@ -101,8 +108,7 @@ def synthesize_blur(
         return IMAGE_BLURS[kind](image, seed=seed, axes=axes, rgb=rgb, output_dtype=output_dtype, **params), None
     arr = check_image(image)
     spec = get_kind(kind)
-    psf_ndim = 3 if kind in MICROSCOPE_KINDS and arr.ndim == 3 and not rgb else None
-    axes = resolve_axes(arr.shape, axes, rgb, psf_ndim)
+    axes = resolve_axes(arr.shape, axes or stack_axes(kind, arr.shape, rgb), rgb, None)
     spatial_ndim = _spatial_ndim(spec.name, axes, kernel, params)
     lay = layout(axes, arr.shape, spatial_ndim)
 
