@@ -18,7 +18,8 @@ OUT = Path(__file__).parent / "images"
 
 def main() -> None:
     """The Deblur widget as a user meets it: the plugin's blurred-photo sample open, defaults untouched (the
-    blurred photo, the general NAFNet, blind), Run; the canvas shows before | after."""
+    blurred photo; with the sample's kernel layer taken for the PSF, Richardson-Lucy), Run; the canvas shows
+    before | after."""
     from napari_deblur.samples import blurred_photo
 
     viewer = napari.Viewer(title="napari-deblur", show=True)
@@ -28,15 +29,16 @@ def main() -> None:
     widget = DeblurWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Deblur", area="right")
     widget.run()
-    widget.image.value = viewer.layers["astronaut blurred (camera_shake)"]  # as the user chose it, not the result
-    blurred = widget.image.value.data
+    blurred = viewer.layers["astronaut blurred (camera_shake)"]
     result = viewer.layers[-1].data
-    gap = np.zeros((blurred.shape[0], 8, 3), blurred.dtype)
-    viewer.add_image(np.concatenate([blurred, gap, result], axis=1), name="before | after", rgb=True)
+    gap = np.zeros((blurred.data.shape[0], 8, 3), blurred.data.dtype)
+    viewer.add_image(np.concatenate([blurred.data, gap, result], axis=1), name="before | after", rgb=True)
+    widget.image.value = blurred  # the dock offers the new layer next; the picture shows what was deblurred
     for layer in viewer.layers[:-1]:
         layer.visible = False
     OUT.mkdir(exist_ok=True)
-    napari.qt.get_qapp().processEvents()
+    for _ in range(3):  # the dock settles its width over a few passes; the view fits the canvas left beside it
+        napari.qt.get_qapp().processEvents()
     viewer.reset_view()
     napari.qt.get_qapp().processEvents()
     viewer.screenshot(str(OUT / "deblur_widget.png"), canvas_only=False)
@@ -106,6 +108,9 @@ def train_screenshot() -> None:
         app.processEvents()
         time.sleep(0.05)
     app.processEvents()
+    widget.estimator.run()  # the estimate line beside Start (timed inline: workers are synchronous here)
+    scroll = widget.root_native_widget.verticalScrollBar()
+    scroll.setValue(scroll.maximum())  # the form scrolled to its end: the loss and validation PSNR plot
     viewer.reset_view()
     app.processEvents()
     viewer.screenshot(str(OUT / "train_widget.png"), canvas_only=False)

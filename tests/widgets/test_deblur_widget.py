@@ -363,6 +363,21 @@ def test_kernel_estimated_from_the_plane_on_screen_becomes_the_psf(make_napari_v
     assert widget.psf_source.source.value == "a layer" and widget.psf.value is kernel
 
 
+def test_the_zoo_package_field_shows_only_for_the_package_choice(make_napari_viewer):
+    from napari_deblur.widgets._packages import NEW_PACKAGE
+
+    widget = DeblurWidget(make_napari_viewer())
+    for method in ("richardson_lucy", "nafnet"):
+        widget.method.value = method
+        assert widget.package.native.isHidden(), method
+    widget.method.value = NEW_PACKAGE  # the method list's "BioImage Model Zoo package (open a .zip)..."
+    assert not widget.package.native.isHidden() and "BioImage Model Zoo" in widget.method_help.value
+    assert widget.param_values() == {} and widget.psf_source.source.native.isHidden()
+    assert not widget.run_button.enabled and widget.run_button.text == "Run (open a package)"
+    widget.method.value = "richardson_lucy"
+    assert widget.package.native.isHidden() and widget.run_button.enabled
+
+
 def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari_viewer, tmp_path):
     pytest.importorskip("bioimageio.spec")
     import napari_deblur as nd
@@ -381,7 +396,8 @@ def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari
     widget.package.value = str(package)
     try:
         assert widget.method.value == str(package.resolve()) and "Opened" in widget.status.value
-        assert any("BioImage Model Zoo package" in label for label, _ in DeblurWidget._method_choices())
+        assert not widget.package.native.isHidden()  # a package is the method: its field stays to open another
+        assert "nafnet.zip: BioImage Model Zoo package" in [label for label, _ in DeblurWidget._method_choices()]
         widget.run()
         result = viewer.layers[-1].data
         np.testing.assert_allclose(result, nd.deblur(image, str(package)), atol=1e-5)

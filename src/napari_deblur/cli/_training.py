@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from napari_deblur.cli._common import HelpFormatter, add_param_flags, flag_name, given_params, method_params, yes_no
@@ -13,6 +14,7 @@ from napari_deblur.io import read_psf
 from napari_deblur.restore.methods import list_methods
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.training.config import FIELD_HELP, TRAIN_PARAMS, TrainConfig
+from napari_deblur.training.estimate import TimeLeft
 from napari_deblur.training.events import Checkpoint, Event, Finished, Started, Step, Stopped, Validation, event_printer
 
 
@@ -56,32 +58,41 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     return cfg.replace(blur_params={**cfg.blur_params, **blur}) if blur else cfg
 
 
-def _print_event(event: Event) -> None:
-    """One human-readable line per training event."""
-    if isinstance(event, Started):
-        text = f"training from step {event.step} of {event.steps} on {event.device} ({event.run_dir})"
-    elif isinstance(event, Step):
-        text = f"step {event.step}: loss {event.loss:.4g}, lr {event.lr:.3g}, {event.samples_per_s:.1f} samples/s"
-    elif isinstance(event, Validation):
-        text = (f"validation at step {event.step}: PSNR {event.psnr:.2f} dB (input {event.input_psnr:.2f} dB), "
-                f"SSIM {event.ssim:.3f}")
-    elif isinstance(event, Checkpoint):
-        text = f"checkpoint at step {event.step}: {event.path}"
-    elif isinstance(event, Stopped):
-        text = (f"stopped at step {event.step}: model so far saved to {event.model}; resume with --resume "
-                f"(checkpoint {event.checkpoint})")
-    elif isinstance(event, Finished):
-        text = f"finished at step {event.step}: model saved to {event.model} (PSNR {event.psnr:.2f} dB)"
-    else:
-        return  # errors are reported by main() on stderr
-    print(text, flush=True)
+def _event_printer() -> Callable[[Event], None]:
+    """A callback printing one human-readable line per training event; step lines end with the time left."""
+    left = TimeLeft(0)
+
+    def show(event: Event) -> None:
+        nonlocal left
+        if isinstance(event, Started):
+            left = TimeLeft(event.steps)
+            text = f"training from step {event.step} of {event.steps} on {event.device} ({event.run_dir})"
+        elif isinstance(event, Step):
+            text = f"step {event.step}: loss {event.loss:.4g}, lr {event.lr:.3g}, {event.samples_per_s:.1f} samples/s"
+            pace = left.update(event.step)
+            text += f", {pace}" if pace else ""
+        elif isinstance(event, Validation):
+            text = (f"validation at step {event.step}: PSNR {event.psnr:.2f} dB (input {event.input_psnr:.2f} dB), "
+                    f"SSIM {event.ssim:.3f}")
+        elif isinstance(event, Checkpoint):
+            text = f"checkpoint at step {event.step}: {event.path}"
+        elif isinstance(event, Stopped):
+            text = (f"stopped at step {event.step}: model so far saved to {event.model}; resume with --resume "
+                    f"(checkpoint {event.checkpoint})")
+        elif isinstance(event, Finished):
+            text = f"finished at step {event.step}: model saved to {event.model} (PSNR {event.psnr:.2f} dB)"
+        else:
+            return  # errors are reported by main() on stderr
+        print(text, flush=True)
+
+    return show
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from napari_deblur.training.run import train
 
     cfg = _train_config(args)
-    train(cfg, resume=args.resume, on_event=event_printer(args.events) if args.events else _print_event)
+    train(cfg, resume=args.resume, on_event=event_printer(args.events) if args.events else _event_printer())
     return 0
 
 

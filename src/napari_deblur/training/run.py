@@ -163,7 +163,7 @@ def _worker_init(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _device_name(accelerator: str, processes: int = 1) -> str:
+def device_name(accelerator: str, processes: int = 1) -> str:
     """What trains, for the started event: ``cuda:0 (NVIDIA H200)``, ``cpu``; under DDP with the process count."""
     name = accelerator
     if accelerator == "cuda":
@@ -257,38 +257,54 @@ def train(cfg: TrainConfig, *, resume: bool = False, on_event: EventFn | None = 
         raise
 
 
-def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit: EventFn) -> Path:
-    from napari_deblur.training.data import make_datasets
-
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Lightning without its banners ("GPU available") and known harmless warnings: stdout/stderr carry events and
+    real problems (also while training/estimate.py times a few steps)."""
     quiet = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
     levels = [log.level for log in quiet]
     for log in quiet:
-        log.setLevel(logging.WARNING)  # no "GPU available" banners: stdout/stderr carry events and real problems
+        log.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*(does not have many workers|checkpoint.*epoch|"
-                                                      r"ckpt_path|LeafSpec|treespec).*")
-            L.seed_everything(cfg.seed, workers=True, verbose=False)
-            train_ds, val_ds = make_datasets(cfg)
-            module = make_module(cfg)
-            ckpt = cfg.run_dir / CHECKPOINT
-            trainer, events = _trainer(cfg, accelerator, precision, emit, len(val_ds))
-            start = 0
-            if resume:  # memory-mapped: only the step counter is read, not the weights
-                start = int(torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)["global_step"])
-            cuda = accelerator == "cuda"
-            sampler = _ResumableSampler(len(train_ds), cfg.batch, start)
-            train_dl = DataLoader(train_ds, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers,
-                                  persistent_workers=cfg.workers > 0, pin_memory=cuda, drop_last=True,
-                                  worker_init_fn=_worker_init if cfg.workers > 0 else None)
-            val_dl = DataLoader(val_ds, batch_size=1, num_workers=0, pin_memory=cuda)
-            trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt if resume else None)
-            stopped = events.stopped and trainer.global_step < cfg.steps
-            if not stopped and module.val_metrics.get("step") != trainer.global_step:
-                trainer.validate(module, val_dl, verbose=False)  # the card's metrics describe the final weights
+                                                      r"ckpt_path|LeafSpec|treespec|no `val_dataloader`).*")
+            yield
     finally:
         for log, level in zip(quiet, levels):
             log.setLevel(level)
+
+
+def loop_settings(cfg: TrainConfig, accelerator: str, precision: str) -> dict[str, Any]:
+    """The Trainer settings that shape a step, for the run and its timing (training/estimate.py) alike."""
+    return dict(accelerator=accelerator, precision=precision, max_epochs=-1, num_sanity_val_steps=0,
+                gradient_clip_val=None if FAMILIES[cfg.model].is_gan else 1.0, logger=False,
+                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                use_distributed_sampler=False)
+
+
+def _fit(cfg: TrainConfig, resume: bool, accelerator: str, precision: str, emit: EventFn) -> Path:
+    from napari_deblur.training.data import make_datasets
+
+    with quiet_lightning():
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        train_ds, val_ds = make_datasets(cfg)
+        module = make_module(cfg)
+        ckpt = cfg.run_dir / CHECKPOINT
+        trainer, events = _trainer(cfg, accelerator, precision, emit, len(val_ds))
+        start = 0
+        if resume:  # memory-mapped: only the step counter is read, not the weights
+            start = int(torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)["global_step"])
+        cuda = accelerator == "cuda"
+        sampler = _ResumableSampler(len(train_ds), cfg.batch, start)
+        train_dl = DataLoader(train_ds, batch_size=cfg.batch, sampler=sampler, num_workers=cfg.workers,
+                              persistent_workers=cfg.workers > 0, pin_memory=cuda, drop_last=True,
+                              worker_init_fn=_worker_init if cfg.workers > 0 else None)
+        val_dl = DataLoader(val_ds, batch_size=1, num_workers=0, pin_memory=cuda)
+        trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt if resume else None)
+        stopped = events.stopped and trainer.global_step < cfg.steps
+        if not stopped and module.val_metrics.get("step") != trainer.global_step:
+            trainer.validate(module, val_dl, verbose=False)  # the card's metrics describe the final weights
     path = cfg.model_path.resolve()
     if trainer.is_global_zero:
         # A stopped run leaves a model too: the weights reached (the EMA generator's for a GAN), usable at once and
@@ -325,13 +341,10 @@ def _trainer(cfg: TrainConfig, accelerator: str, precision: str, emit: EventFn, 
     if devices * cfg.nodes > 1:
         # The GAN's two backward passes per step need DDP to expect parameters unused by one of them.
         strategy = "ddp_find_unused_parameters_true" if FAMILIES[cfg.model].is_gan else "ddp"
-    events = _Events(cfg, emit, _device_name(accelerator, devices * cfg.nodes))
+    events = _Events(cfg, emit, device_name(accelerator, devices * cfg.nodes))
     trainer = L.Trainer(
-        accelerator=accelerator, devices=devices, num_nodes=cfg.nodes, strategy=strategy, precision=precision,
-        max_steps=cfg.steps, max_epochs=-1, val_check_interval=min(cfg.val_every, cfg.steps),
-        check_val_every_n_epoch=None, limit_val_batches=n_val, num_sanity_val_steps=0,
-        gradient_clip_val=None if FAMILIES[cfg.model].is_gan else 1.0,
-        callbacks=[events], logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, use_distributed_sampler=False, default_root_dir=cfg.run_dir,
+        devices=devices, num_nodes=cfg.nodes, strategy=strategy, max_steps=cfg.steps,
+        val_check_interval=min(cfg.val_every, cfg.steps), check_val_every_n_epoch=None, limit_val_batches=n_val,
+        callbacks=[events], default_root_dir=cfg.run_dir, **loop_settings(cfg, accelerator, precision),
     )
     return trainer, events

@@ -1,36 +1,67 @@
-"""Dock widgets that leave napari its canvas on a 1366x768 laptop: long forms scroll, messages wrap, long
-choices do not widen the dock.
+"""Dock widgets that leave napari its canvas on a 1366x768 laptop: long forms scroll, the controls of a run stay
+in sight below them, messages wrap, long choices do not widen the dock.
 
 napari docks a magicgui widget's ``native``. A scrollable magicgui Container puts its form inside a
 QScrollArea but still calls the inner form ``native``, so napari would dock the form and drop the scroll area;
-:class:`DockForm` hands napari the scroll area instead.
+:class:`DockForm` hands napari a widget holding the scroll area and, under it, the footer of pinned controls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from magicgui.application import use_app
-from magicgui.widgets import Container
-from qtpy.QtCore import QEvent, QObject, Qt
-from qtpy.QtWidgets import QComboBox, QLabel, QLayout
+from magicgui.widgets import Container, Widget
+from qtpy.QtCore import QEvent, QObject, QSize, Qt
+from qtpy.QtWidgets import QComboBox, QLabel, QLayout, QSizePolicy, QVBoxLayout, QWidget
 
 LAPTOP_SCREEN = (1366, 768)
 COMBO_CHARS = 12  # a drop-down is this many characters wide at least; longer items are shown when it opens
 
 
 class DockForm(Container):
-    """A labelled form that scrolls vertically when taller than the dock (its ``native`` is the scroll area)."""
+    """A labelled form that scrolls vertically when taller than the dock, above a ``footer`` that never scrolls.
+
+    The form's fields are this Container's; :meth:`pin` puts the controls of a run (Run / Cancel, progress, the
+    status line) in the footer, so that they stay in sight on a 768-px-high screen however long the form is.
+    ``native`` is the whole dock: the scroll area over the footer.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(labels=True, scrollable=True, **kwargs)
-        self.native.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self._width_keeper = _MinimumWidthFromForm(self.native)
-        self.native.installEventFilter(self._width_keeper)
+        scroll = self.root_native_widget
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._width_keeper = _MinimumWidthFromForm(scroll)
+        scroll.installEventFilter(self._width_keeper)
+        self.footer = Container(labels=True)
+        outer = _NarrowBody()
+        layout = QVBoxLayout(outer)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(scroll, stretch=1)  # the form takes what height is left; the footer keeps its own
+        layout.addWidget(self.footer.native)
+        outer._magic_widget = self  # as magicgui marks its natives: napari's dock.inner_widget() finds this form
+        self._outer = outer
 
     @property
     def native(self) -> Any:
-        return self.root_native_widget
+        # magicgui reads ``native`` while building the form, before the outer widget exists.
+        outer = self.__dict__.get("_outer")
+        return self.root_native_widget if outer is None else outer
+
+    def pin(self, *rows: Widget | Sequence[Widget]) -> None:
+        """Place ``rows`` in the footer, below the scrolling form; a sequence is one row of widgets side by side
+        (Run | Cancel). Call before :meth:`fit_contents`."""
+        for row in rows:
+            if not isinstance(row, Widget):
+                row = Container(widgets=list(row), layout="horizontal", labels=False)
+            self.footer.append(row)
+            labeled = row._labeled_widget()  # magicgui's (private) row that labels the field
+            if labeled is not None and not row.label:  # the status line: the footer's whole width for its message
+                labeled._label_widget.visible = False
+                if isinstance(row.native, QLabel):  # magicgui fixes a Label's width to its text's, before wrapping
+                    row.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
     @property
     def form_layout(self) -> QLayout:
@@ -42,7 +73,7 @@ class DockForm(Container):
         parameters, and ``sections`` such as a collapsible Advanced part) with this form's: one label column,
         not one indented inside another. Call again after adding fields."""
         rows: list[Any] = []
-        for form in (self, *sections):
+        for form in (self, self.footer, *sections):
             _collect_rows(form, rows)
         measure = use_app().get_obj("get_text_width")
         width = max((measure(row._inner_widget.label) for row in rows), default=0)
@@ -55,11 +86,22 @@ class DockForm(Container):
             combo.setMinimumContentsLength(COMBO_CHARS)
         # magicgui fixes the scroll area's minimum width at each insertion, measured before napari's style and
         # the narrowing above apply (685 px for the Deblur form); it is measured again when the dock shows.
-        self.native.setMinimumWidth(0)
+        self.root_native_widget.setMinimumWidth(0)
         layout = self.form_layout
         last = layout.itemAt(layout.count() - 1)
         if last is not None and last.spacerItem() is None:
             layout.addStretch(1)  # spare height goes below the form, not between its rows
+
+
+class _NarrowBody(QWidget):
+    """The docked widget, as wide as it must be and no wider, leaving napari the rest for its canvas.
+
+    A QScrollArea keeps the first size hint its form gave, which comes before :meth:`DockForm.fit_contents` has
+    narrowed the form (wrapped texts, narrow drop-downs); the dock would open that much wider.
+    """
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(self.minimumSizeHint().width(), super().sizeHint().height())
 
 
 class _MinimumWidthFromForm(QObject):

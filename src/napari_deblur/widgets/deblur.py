@@ -28,7 +28,14 @@ from napari_deblur.widgets._layers import (
     preferred_image,
     preferred_psf,
 )
-from napari_deblur.widgets._packages import open_package, package_choices, package_field
+from napari_deblur.widgets._packages import (
+    NEW_PACKAGE,
+    NEW_PACKAGE_HELP,
+    open_package,
+    package_choices,
+    package_field,
+    uses_package,
+)
 from napari_deblur.widgets._params import ParamPanel, show_zero_as
 from napari_deblur.widgets._psf_source import PsfSource
 from napari_deblur.widgets._run import start
@@ -80,8 +87,8 @@ class DeblurWidget(Dock):
         self.package = package_field()
         self.package.changed.connect(self._open_package)
         self.extend([self.image, self.method, self.method_help, self.package, psf.source, self.psf, *psf.fields(),
-                     self.params.basic, self.axes, self.tile_size, self.device, self.lazy, self.run_button,
-                     self.cancel_button, self.progress, self.status])
+                     self.params.basic, self.axes, self.tile_size, self.device, self.lazy])
+        self.pin([self.run_button, self.cancel_button], self.progress, self.status)
         self.params.place(self)
         self.psf_source.optics.place(self)
         self.psf_source.add_button.clicked.connect(self._add_psf_layer)
@@ -154,6 +161,13 @@ class DeblurWidget(Dock):
 
     # -- method parameters ---------------------------------------------------------------------
     def _on_method_changed(self, name: str) -> None:
+        self.package.visible = uses_package(name)  # the zoo package field only where a package is the method
+        if name == NEW_PACKAGE:  # no package yet: nothing to set until one is opened, and Run says so
+            self.method_help.value = NEW_PACKAGE_HELP
+            self.psf_source.set_visible(False)
+            self.params.show((), {})
+            self._update_availability()
+            return
         spec = get_method(name)
         self.method_help.value = spec.description
         self.psf_source.set_visible(spec.needs_psf)
@@ -171,7 +185,8 @@ class DeblurWidget(Dock):
 
     def _update_availability(self, _value: Any = None) -> None:
         """Grey out Run, with the reason, when the method cannot run (e.g. an untrained network)."""
-        reason = get_method(self.method.value).why_unavailable(self.param_values())
+        name = self.method.value
+        reason = "open a package" if name == NEW_PACKAGE else get_method(name).why_unavailable(self.param_values())
         running = self._worker is not None
         self.run_button.enabled = reason is None and not running
         self.run_button.text = f"Run ({reason})" if reason else "Run"

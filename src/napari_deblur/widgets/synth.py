@@ -82,9 +82,8 @@ class SynthesizeBlurWidget(Dock):
 
         self.params = ParamPanel()
         self.extend([self.image, self.kind, self.kind_help, self.kernel_layer, self.generator, self.params.basic,
-                     self.noise,
-                     self.photons, self.jpeg, self.depth, self.focus, self.seed, self.new_seed, self.axes,
-                     self.apply_button, self.variants, self.variants_button, self.status])
+                     self.noise, self.photons, self.jpeg, self.depth, self.focus, self.seed, self.new_seed, self.axes])
+        self.pin(self.apply_button, [self.variants, self.variants_button], self.status)
         self.params.place(self)
         self.form_layout.insertWidget(self.index(self.kind_help) + 1, self.preview)
 

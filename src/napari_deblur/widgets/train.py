@@ -8,7 +8,6 @@ plot and a "training preview" layer. Stop is graceful (the last checkpoint is ke
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QSizePolicy
 from superqt import QCollapsible
 
 from napari_deblur.hardware import training_device_text
@@ -30,6 +30,7 @@ from napari_deblur.restore.methods import methods_changed
 from napari_deblur.synth.kinds import get_kind, list_kinds
 from napari_deblur.synth.scenes import KINDS as SCENES
 from napari_deblur.training.config import FIELD_HELP, LOSSES, TrainConfig, train_param
+from napari_deblur.training.estimate import TimeLeft, default_steps
 from napari_deblur.training.events import ENDINGS, Error, Event, Finished, Started, Step, Stopped, Validation
 from napari_deblur.training.process import CHECKPOINT, CONFIG_FILE, STOP_FILE, TrainingProcess
 from napari_deblur.widgets._dock import Dock
@@ -37,6 +38,7 @@ from napari_deblur.widgets._export import ExportBox
 from napari_deblur.widgets._params import ParamPanel, float_box
 from napari_deblur.widgets._plot import TrainingPlot
 from napari_deblur.widgets._settings import load_settings, restore_fields, save_settings, saved_dict
+from napari_deblur.widgets._train_estimate import EstimateBox
 from napari_deblur.widgets._train_layers import PREVIEW_LAYER, show_preview, write_preview_source
 from napari_deblur.widgets._train_sources import REALISTIC, SCENES_SOURCE, SHOWN_FOR, SOURCES, SYNTHETIC, DataSources
 from napari_deblur.zoo import FAMILIES
@@ -70,6 +72,7 @@ class TrainWidget(DataSources, Dock):
         super().__init__(napari_viewer)
         self.process = None
         self._config: TrainConfig | None = None
+        self._time_left = TimeLeft(0)  # the time left of the run on show, from its step events
         s = self._settings = load_settings(SETTINGS)
         d = TrainConfig()
 
@@ -104,7 +107,8 @@ class TrainWidget(DataSources, Dock):
         self.name = LineEdit(label="model name", tooltip="The file name in the user model folder; "
                              "use it later as deblur(image, <family>, weights=<name>).")
         # Ranges, zero words and tooltips from the settings' declarations (training/config.py), as the CLI's flags.
-        self.steps = SpinBox(label="steps", value=saved("steps"), **_limits("steps"), step=1000)
+        # On a CPU a run of about half an hour, not TrainConfig's GPU-sized default (training/estimate.py).
+        self.steps = SpinBox(label="steps", value=default_steps(), **_limits("steps"), step=1000)
         self.batch = SpinBox(label="batch", value=saved("batch"), **_limits("batch"))
         self.patch = SpinBox(label="patch", value=saved("patch"), **_limits("patch"), step=16)
         self.lr = float_box(saved("lr"), **_limits("lr"), step=1e-4, decimals=7, label="learning rate")
@@ -115,7 +119,9 @@ class TrainWidget(DataSources, Dock):
                                  tooltip="Steps between validations (and checkpoints).")
         for name in ("scenes", "noise", "model", "size", "steps", "batch", "patch", "lr", "fft_weight", "loss", "seed"):
             getattr(self, name).tooltip = FIELD_HELP[name]  # one description per setting, shared with the CLI
-        self.device = Label(value=training_device_text())
+        self.device = Label(label="device", value=training_device_text())
+        # magicgui fixes a Label's width to its text's before the dock narrows it: let it take the row instead.
+        self.device.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.start_button, self.stop_button = PushButton(text="Start"), PushButton(text="Stop", enabled=False)
         self.resume_button = PushButton(text="Resume")
         restore_fields(s, {name: getattr(self, name) for name in ("noise", "steps", "batch", "patch", "lr",
@@ -125,6 +131,9 @@ class TrainWidget(DataSources, Dock):
         self.status = Label(value="")
         self.plot = TrainingPlot()
         self.exporter = ExportBox(report=lambda text: setattr(self.status, "value", text), on_error=self._show_error)
+        paced_by = [self.source, self.scenes, self.blur, self.model, self.size, self.batch, self.patch]
+        self.estimator = EstimateBox(lambda: self.build_config(write_layers=False), self.steps, paced_by,
+                                     self._show_error)
         self.preview_on = ComboBox(label="preview on", choices=self._preview_choices, tooltip="At each "
                                    "validation, show the model's output on this layer's current plane (a centre "
                                    "crop); 'validation images' shows blurred | output | sharp.")
@@ -137,8 +146,10 @@ class TrainWidget(DataSources, Dock):
         self.extend([self.source, self.blurred_layer, self.sharp_layer, self.pairs_folder, self.sharp_folder,
                      self.real_folder, self.generator, self.scenes, self.blur, self.blur_help, self.blur_panel.basic,
                      self.noise, self.model, self.size, self.name, self.steps, self.batch, self.patch,
-                     self.preview_on, self.device, self.start_button, self.stop_button, self.resume_button,
-                     self.progress, self.eta, self.status, *self.exporter.fields()])
+                     self.preview_on, self.device, *self.exporter.fields()])
+        # How long the run would take, beside Start: seen before Start is pressed.
+        self.pin(*self.estimator.fields(), [self.start_button, self.stop_button, self.resume_button], self.progress,
+                 self.eta, self.status)
         layout = self.form_layout
         # A plain Qt collapsible (magicgui has none) under the basic fields; the plot at the bottom.
         layout.insertWidget(self.index(self.patch) + 1, self._advanced_box)
@@ -254,7 +265,8 @@ class TrainWidget(DataSources, Dock):
         except (ValueError, TypeError, OSError) as err:
             self._show_error(err)
             return
-        self.process, self._config, self._rate, self._ended, self._idle_polls = process, cfg, None, False, 0
+        self.process, self._config, self._ended, self._idle_polls = process, cfg, False, 0
+        self._time_left = TimeLeft(cfg.steps)
         if not resume:
             self.plot.clear()
         self.progress.max, self.progress.value = max(cfg.steps, 1), 0
@@ -296,6 +308,7 @@ class TrainWidget(DataSources, Dock):
     def handle_event(self, event: Event) -> None:
         if isinstance(event, Started):
             self.progress.max, self.progress.value = max(event.steps, 1), event.step
+            self._time_left = TimeLeft(event.steps)
             self.status.value = f"Training on {event.device} (run folder {event.run_dir})"
         elif isinstance(event, Step):
             self.progress.value = min(event.step, self.progress.max)
@@ -319,17 +332,11 @@ class TrainWidget(DataSources, Dock):
             self._show_error(RuntimeError(event.message))
 
     def _update_eta(self, step: int) -> None:
-        now = time.monotonic()
-        if self._rate is None:
-            self._rate = (now, step)
-            return
-        t0, s0 = self._rate
-        if now > t0 and step > s0:
-            per_s = (step - s0) / (now - t0)
-            left = int((self.progress.max - step) / per_s)
-            self.eta.value = (f"step {step} / {self.progress.max} · {per_s:.2f} steps/s · "
-                              f"ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}")
+        pace = self._time_left.update(step)
+        if pace:
+            self.eta.value = f"step {step:,} / {self.progress.max:,} · {pace}"
 
     def _set_buttons(self) -> None:
         self.start_button.enabled = self.resume_button.enabled = not self.running
         self.stop_button.enabled = self.running
+        self.estimator.button.enabled = not self.running  # timing beside a training would measure both
