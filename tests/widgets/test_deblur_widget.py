@@ -409,3 +409,22 @@ def test_a_zoo_package_opened_in_the_dock_joins_the_methods_and_runs(make_napari
         assert widget.run_button.enabled
     finally:
         _packages.OPENED.clear()  # other tests see the method list as a fresh session does
+
+
+def test_a_psf_layer_with_a_channel_axis_gives_each_channel_its_psf(make_napari_viewer, blurred, motion_kernel):
+    """Two colours, two PSFs: a PSF layer (C, Y, X) beside an image layer whose axes name C."""
+    viewer = make_napari_viewer()
+    two = np.stack([blurred, blurred[:, ::-1]])
+    psfs = np.stack([motion_kernel, motion_kernel[:, ::-1]])
+    image = viewer.add_image(two, name="two colours", axis_labels=("c", "y", "x"))
+    viewer.add_image(psfs, name="psfs")
+    widget = DeblurWidget(viewer)
+    widget.image.value, widget.method.value = image, "wiener"
+    widget.psf_source.use_layer()  # PSF from: a layer
+    widget.psf.value = viewer.layers["psfs"]
+    assert widget.axes.value == "CYX"
+    widget.run()
+    out = viewer.layers["two colours deblurred (wiener)"].data
+    expected = [deblur_layer(image, "wiener", psf=p, axes="CYX").data for p in (psfs, psfs[0])]
+    np.testing.assert_allclose(out, expected[0], atol=1e-6)
+    assert np.abs(out[1] - expected[1][1]).max() > 0.05  # the second channel was not given the first one's PSF
