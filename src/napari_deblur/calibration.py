@@ -67,10 +67,6 @@ class Calibration:
             known["wavelength"] = self.wavelengths[0] if len(self.wavelengths) == 1 else list(self.wavelengths)
         return known
 
-    def scale(self, axes: str) -> tuple[float, ...]:
-        """napari's ``scale`` for an image of ``axes``: the spacing of each calibrated axis, 1 for the others."""
-        return tuple(float(self.spacing.get(a, 1.0)) for a in axes)
-
     def describe(self) -> str:
         parts = [f"{a.lower()} {self.spacing[a]:g} µm" for a in SPATIAL if a in self.spacing]
         if self.wavelengths:

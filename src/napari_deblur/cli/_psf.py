@@ -49,11 +49,11 @@ def cmd_psf(args: argparse.Namespace) -> int:
         values = given_params(args, "optics_", get_kind(args.kind).params, f"a {args.kind} microscope")
         psf = optics_psf(args.kind, ndim=args.ndim, **values)
         resolved = get_kind(args.kind).resolve_params(values)
-        # The PSF's own sampling, so a reader (or `deblur --psf FILE` in Fiji) sees the pixel size it was made for.
-        sampling = calibration_for(None, {"X": resolved["pixel_size"], "Y": resolved["pixel_size"],
-                                          "Z": resolved["z_step"]})
+        # The PSF's own sampling written with it, so Fiji or any reader sees the pixel size it was made for.
         axes = "ZYX" if psf.ndim == 3 else "YX"
-        write_image(args.output, psf, axes, calibration=of_axes(sampling, axes))
+        sampling = calibration_for(axes, {"X": resolved["pixel_size"], "Y": resolved["pixel_size"],
+                                          "Z": resolved["z_step"]})
+        write_image(args.output, psf, axes, calibration=sampling)
         print(f"wrote {args.output} {psf.shape} ({args.kind})")
         return 0
     check_output(args.output, [args.input], args.overwrite)

@@ -86,7 +86,8 @@ def psf_for_image(psf: str, image_shape: tuple[int, ...], axes: str | None, rgb:
     optics = {k: v for k, v in params.items() if k in names}
     rest = {k: v for k, v in params.items() if k not in names}
     sides, ndim = optics_sampling(image_shape, axes, rgb)
-    missing = [k for k in ("pixel_size", "z_step")[: ndim - 1] if k not in optics]
+    needed = ("pixel_size", "z_step") if ndim == 3 else ("pixel_size",)
+    missing = [k for k in needed if k not in optics]
     if missing:
         raise ValueError(f"psf={psf!r} needs the image's sampling, and this image carries no calibration: pass "
                          f"{' and '.join(k + '=' for k in missing)} (µm in the sample), or read a file that carries "

@@ -23,18 +23,18 @@ def per_channel_psfs(psf: Any, shape: tuple[int, ...], axes: str | None, rgb: bo
     """The PSF of each channel when ``psf`` gives one per channel, else ``None`` (one PSF, or none, for all)."""
     if psf is None or isinstance(psf, str):
         return None
-    listed = isinstance(psf, (list, tuple)) and len(psf) > 0 and all(np.ndim(p) >= 2 for p in psf)
-    if not listed:
-        stacked = np.asarray(psf) if not isinstance(psf, (list, tuple)) else None
-        letters = (axes or "").upper()
-        if (stacked is None or "C" not in letters or stacked.ndim != (4 if "Z" in letters else 3)
-                or is_colour(shape, rgb, axes)):
-            return None  # one PSF for every channel (a colour photo's three channels share one)
-        if stacked.shape[0] != shape[letters.index("C")]:
-            return None  # not one per channel: a plain 3D PSF, checked (and refused) as one by the engine
-        psf = list(stacked)
     letters = (axes or "").upper()
-    if "C" not in letters or is_colour(shape, rgb, axes):
+    has_channels = "C" in letters and not is_colour(shape, rgb, axes)  # a colour photo's three share one PSF
+    if isinstance(psf, (list, tuple)):
+        if not psf or not all(np.ndim(p) >= 2 for p in psf):
+            return None  # one PSF written as nested lists of numbers
+    else:
+        stacked = np.asarray(psf)
+        if (not has_channels or stacked.ndim != (4 if "Z" in letters else 3)
+                or stacked.shape[0] != shape[letters.index("C")]):
+            return None  # one PSF for every channel (a 3D one on an image without Z is refused by the engine)
+        psf = list(stacked)
+    if not has_channels:
         raise ValueError(f"A PSF per channel ({len(psf)} PSFs) needs an image with a channel axis: pass axes with C "
                          "(e.g. 'CZYX' or 'CYX'; colour photos take one PSF for all three colours).")
     channels = shape[letters.index("C")]
