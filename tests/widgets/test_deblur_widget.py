@@ -281,6 +281,13 @@ def test_psf_from_the_microscope_at_the_layers_pixel_size(make_napari_viewer):
     fields = {w.name: w for w in widget.psf_source.optics.widgets()}
     widget._on_image_changed(layer)
     assert fields["pixel_size"].value == pytest.approx(0.1)  # from the layer's scale
+    assert widget.psf_source.sampling.value == "Pixel size from the image layer's scale."
+    uncalibrated = viewer.add_image(blurred, name="no scale")
+    widget._on_image_changed(uncalibrated)
+    assert "carries no pixel size" in widget.psf_source.sampling.value  # the field's value is shown as unsure
+    viewer.layers.remove(uncalibrated)
+    widget.image.value = layer
+    assert widget.psf_source.sampling.value == "Pixel size from the image layer's scale."
     fields["na"].value, fields["wavelength"].value = 1.2, 0.6
     widget._add_psf_layer()
     added = viewer.layers["PSF (widefield)"]

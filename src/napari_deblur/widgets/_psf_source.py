@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, PushButton, SpinBox
+from magicgui.widgets import ComboBox, Label, PushButton, SpinBox
 
 from napari_deblur.psfs import ESTIMATE as ESTIMATE_NAME
 from napari_deblur.psfs import ESTIMATE_PARAMS, OPTICS_KINDS, BeadPSF, psf_for_image, psf_from_beads
@@ -58,6 +58,8 @@ class PsfSource:
                                        "its optics at the image layer's pixel size, beads, or the blurred image "
                                        "itself (the kernel is estimated when Run starts).")
         self.optics = ParamPanel()
+        # Where the optics' sampling comes from: never a default the user did not see (issue 30).
+        self.sampling = Label(value="")
         self.add_button = PushButton(text="Add PSF layer")
         self.bead_image = ComboBox(label="bead image", choices=lambda _w: image_layers(viewer),
                                    tooltip="An image of isolated sub-resolution beads (2D or 3D).")
@@ -72,8 +74,8 @@ class PsfSource:
 
     def fields(self) -> list[Any]:
         """The fields below *PSF from*, in form order (the dock places the layer choice and the optics box)."""
-        return [self.optics.basic, self.add_button, self.bead_image, self.bead_points, self.measure_button,
-                self.kernel_size, self.estimate_button]
+        return [self.optics.basic, self.sampling, self.add_button, self.bead_image, self.bead_points,
+                self.measure_button, self.kernel_size, self.estimate_button]
 
     def _points_layers(self, _widget: Any = None) -> list[Any]:
         from napari.layers import Points
@@ -89,7 +91,7 @@ class PsfSource:
         source = self.source.value
         self.source.visible = needed
         self.layer.visible = needed and source == LAYER
-        self.optics.basic.visible = self.add_button.visible = needed and source in OPTICS_KINDS
+        self.optics.basic.visible = self.add_button.visible = self.sampling.visible = needed and source in OPTICS_KINDS
         if self.optics.box is not None:
             self.optics.box.setVisible(needed and source in OPTICS_KINDS and len(self.optics.advanced) > 0)
         for field in (self.bead_image, self.bead_points, self.measure_button):
@@ -106,12 +108,18 @@ class PsfSource:
     def follow_image(self, layer: Any) -> None:
         """Take pixel size and z-step from the image layer's scale, where napari knows them."""
         scale = scale_in_um(layer) if layer is not None else None
-        if scale is None or not len(self.optics.widgets()):
+        if not len(self.optics.widgets()):
+            return
+        if scale is None:
+            self.sampling.value = ("The image layer carries no pixel size: set pixel size (and z step) to its "
+                                   "sampling in the sample, in µm.")
             return
         fields = {w.name: w for w in self.optics.widgets()}
         fields["pixel_size"].value = scale[-1]
-        if len(scale) >= 3 and not layer.rgb:
+        stack = len(scale) >= 3 and not layer.rgb
+        if stack:
             fields["z_step"].value = scale[-3]
+        self.sampling.value = "Pixel size" + (" and z step" if stack else "") + " from the image layer's scale."
 
     def psf_for(self, image: Any, axes: str | None) -> np.ndarray | str:
         """The PSF for deblurring ``image`` (an image layer) with these ``axes``, or ``"estimate"``."""
