@@ -10,14 +10,14 @@ import numpy as np
 
 from napari_deblur.calibration import Calibration, of_axes
 from napari_deblur.colour import is_colour
-from napari_deblur.io import read_calibration, read_image, write_image
+from napari_deblur.io import read_image, write_image
 from napari_deblur.zarr_io import is_zarr, read_zarr, write_zarr
 
 
 def read_input(path: Path, given_axes: str | None, *, lazy: bool = False, fill_missing: bool = False
-               ) -> tuple[Any, str | None, Calibration | None]:
-    """The image at ``path`` (a zarr store as a dask array when ``lazy``, else in memory), its axes (``given_axes``
-    win over the file's) and its calibration."""
+               ) -> tuple[Any, str | None]:
+    """The image at ``path`` (a zarr store as a dask array when ``lazy``, else in memory) and its axes
+    (``given_axes`` win over the file's). Its calibration: :func:`napari_deblur.io.read_calibration`."""
     if is_zarr(path):
         image, axes = read_zarr(path, fill_missing=fill_missing)
         image = image if lazy else image.compute()
@@ -27,7 +27,7 @@ def read_input(path: Path, given_axes: str | None, *, lazy: bool = False, fill_m
             import dask.array as da
 
             image = da.from_array(image, chunks="auto")
-    return image, given_axes or axes, read_calibration(path)
+    return image, given_axes or axes
 
 
 def output_axes(shape: tuple[int, ...], axes: str | None, rgb: bool | None) -> str | None:

@@ -130,8 +130,8 @@ def cmd_deblur(args: argparse.Namespace) -> int:
     optics, from_file = _psf_settings(args, psf, calibration)
     params |= optics
     if is_zarr(args.input) or is_zarr(args.output):
-        return _deblur_zarr(args, psf, params, from_file)
-    image, axes, _ = read_input(args.input, args.axes)
+        return _deblur_zarr(args, psf, params, calibration, from_file)
+    image, axes = read_input(args.input, args.axes)
     check_output_format(args.output, np.float32 if args.float32 else image.dtype)
     result, made = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
                                             device=args.device, output_dtype="float32" if args.float32 else "same",
@@ -163,8 +163,8 @@ def _with_bars(steps: Generator[Progress, None, T], method: str) -> T:
     def show(event: Progress) -> None:
         nonlocal bar, stage
         now = "estimate" if ESTIMATE_MESSAGE in event.message else event.unit
-        if not now or (event.total <= 1 and not event.done and not event.unit):
-            return  # "preparing": how much work there is is not known yet
+        if not now:
+            return  # "preparing" (how much work there is is not known yet) and other uncounted events
         if now != stage:
             stage = now
             bar = bar or tqdm()
@@ -201,11 +201,12 @@ def _psf_settings(args: argparse.Namespace, psf: Any, calibration: Calibration |
     return settings, from_file
 
 
-def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any], from_file: dict[str, Any]) -> int:
+def _deblur_zarr(args: argparse.Namespace, psf: Any, params: dict[str, Any], calibration: Calibration | None,
+                 from_file: dict[str, Any]) -> int:
     """Zarr in or out: the lazy path, computed chunk by chunk (bounded memory) straight into the output."""
     from dask.diagnostics import ProgressBar
 
-    image, axes, calibration = read_input(args.input, args.axes, lazy=True, fill_missing=args.fill_missing_chunks)
+    image, axes = read_input(args.input, args.axes, lazy=True, fill_missing=args.fill_missing_chunks)
     try:  # chunks are read only from here on: a damaged one fails deep in dask
         result, made = _with_bars(request_steps(image, args.method, psf, axes=axes, rgb=args.rgb or None,
                                                 device=args.device, output_dtype="float32" if args.float32 else "same",
@@ -244,7 +245,8 @@ def cmd_blur(args: argparse.Namespace) -> int:
     for output in (args.output, args.kernel_out):
         if output:
             check_output(output, inputs, args.overwrite)
-    image, axes, calibration = read_input(args.input, args.axes)
+    image, axes = read_input(args.input, args.axes)
+    calibration = read_calibration(args.input)
     axes = axes or stack_axes(args.kind, image.shape, args.rgb or None)  # as the blur takes it, so written
     if args.kind in OPTICS_KINDS and calibration:  # blur as this microscope would, at the file's sampling
         params = {k: v for k, v in calibration.optics().items() if not isinstance(v, list)} | params
