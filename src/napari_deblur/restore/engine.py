@@ -1,8 +1,9 @@
 """The deblurring engine: from any array and method name to a restored array of the same shape.
 
-``deblur_steps`` is a generator of :class:`Progress` events whose return value is the result: the CLI shows
-the events with tqdm, the napari widget runs it in a ``thread_worker`` (quitting the worker closes the
-generator, which cancels between tile batches), and :func:`deblur` simply drains it.
+``deblur_steps`` is a generator of :class:`~napari_deblur.restore.progress.Progress` events whose return value is
+the result: the CLI shows the events as one bar, the napari widget runs it in a ``thread_worker`` (quitting the
+worker closes the generator, which cancels between tile batches, or between the iterations of a one-tile run), and
+:func:`deblur` simply drains it.
 """
 
 from __future__ import annotations
