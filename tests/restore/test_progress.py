@@ -45,3 +45,18 @@ def test_per_channel_progress_runs_once_from_zero_to_all(blurred, motion_kernel)
     stack = np.stack([blurred, blurred[::-1]])
     events = _events(stack, "richardson_lucy", psf=[motion_kernel, motion_kernel.T], axes="CYX", iterations=10)
     assert [e.done for e in events] == sorted(e.done for e in events) and events[-1].done == events[-1].total == 20
+
+
+def test_closing_the_steps_stops_between_iterations(blurred, motion_kernel, monkeypatch):
+    from napari_deblur.restore import richardson_lucy
+
+    calls = []
+    real = richardson_lucy.RichardsonLucyDeconvolver._tv_term
+    monkeypatch.setattr(richardson_lucy.RichardsonLucyDeconvolver, "_tv_term",
+                        lambda self, est: calls.append(1) or real(self, est))  # once per iteration
+    steps = nd.deblur_steps(blurred, "richardson_lucy", psf=motion_kernel, iterations=50)
+    event = next(steps)
+    while event.unit != "iteration" or event.done < 3:
+        event = next(steps)
+    steps.close()  # as the dock's Cancel does
+    assert len(calls) == 3  # the other 47 iterations never ran
